@@ -1,0 +1,243 @@
+//! Which cgroup hierarchies the host has, and where a container's cgroup lives in each.
+//!
+//! Detected from /proc/self/mountinfo, never assumed: on a hybrid host each v1 controller may be
+//! mounted on its own (cpu apart from cpuacct), next to a cgroup2 tree at /sys/fs/cgroup/unified.
+
+use std::path::{Path, PathBuf};
+
+/// One mounted cgroup hierarchy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where it is mounted, e.g. /sys/fs/cgroup/memory.
+    pub mountpoint: PathBuf,
+    /// The cgroup the mount shows as its root (`/` on a host).
+    pub root: PathBuf,
+    /// v1 controllers and `name=` options, e.g. ["cpu"] or ["name=systemd"]; empty for v2.
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    pub fn is_v2(&self) -> bool {
+        self.controllers.is_empty()
+    }
+
+    /// A short name for messages and for the container's view: "memory", "cpu,cpuacct", "unified".
+    pub fn name(&self) -> String {
+        if self.is_v2() {
+            "unified".into()
+        } else {
+            self.controllers.join(",")
+        }
+    }
+
+    /// The directory of cgroup `path` (absolute, as the hierarchy's root sees it) on this mount.
+    pub fn dir(&self, path: &Path) -> PathBuf {
+        let rel = path
+            .strip_prefix(&self.root)
+            .or_else(|_| path.strip_prefix("/"))
+            .unwrap_or(path);
+        self.mountpoint.join(rel)
+    }
+}
+
+/// The host's cgroup layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// cgroup2 only.
+    Unified,
+    /// v1 controllers plus a cgroup2 tree.
+    Hybrid,
+    /// v1 only.
+    Legacy,
+}
+
+pub fn mode(hierarchies: &[Hierarchy]) -> Mode {
+    let v2 = hierarchies.iter().any(Hierarchy::is_v2);
+    let v1 = hierarchies.iter().any(|h| !h.is_v2());
+    match (v1, v2) {
+        (true, true) => Mode::Hybrid,
+        (true, false) => Mode::Legacy,
+        _ => Mode::Unified,
+    }
+}
+
+/// Every cgroup hierarchy mounted in this mount namespace (first mount of each wins).
+pub fn detect() -> std::io::Result<Vec<Hierarchy>> {
+    Ok(parse_mountinfo(&std::fs::read_to_string(
+        "/proc/self/mountinfo",
+    )?))
+}
+
+pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
+    let mut found: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        if fields.len() < 5 || rfields.len() < 3 {
+            continue;
+        }
+        let controllers = match rfields[0] {
+            "cgroup2" => Vec::new(),
+            "cgroup" => rfields[2]
+                .split(',')
+                .filter(|o| is_controller_option(o))
+                .map(String::from)
+                .collect(),
+            _ => continue,
+        };
+        let h = Hierarchy {
+            mountpoint: PathBuf::from(unescape(fields[4])),
+            root: PathBuf::from(unescape(fields[3])),
+            controllers,
+        };
+        if !found.iter().any(|f| f.controllers == h.controllers) {
+            found.push(h);
+        }
+    }
+    found
+}
+
+/// v1 super options that name a controller (or a named hierarchy), as opposed to mount flags.
+fn is_controller_option(o: &str) -> bool {
+    !matches!(
+        o,
+        "rw" | "ro" | "noprefix" | "clone_children" | "xattr" | "cpuset_v2_mode" | "favordynmods"
+    ) && !o.starts_with("release_agent=")
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The caller's own cgroup in hierarchy `h`, from /proc/self/cgroup text.
+pub fn own_cgroup(h: &Hierarchy, proc_self_cgroup: &str) -> PathBuf {
+    for line in proc_self_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let matches = if h.is_v2() {
+            ctrls.is_empty()
+        } else {
+            let mut a: Vec<&str> = ctrls.split(',').collect();
+            let mut b: Vec<&str> = h.controllers.iter().map(String::as_str).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            a == b
+        };
+        if matches {
+            return PathBuf::from(path);
+        }
+    }
+    PathBuf::from("/")
+}
+
+/// runc's cgroupfs rule for `linux.cgroupsPath`: absolute paths are taken from each hierarchy's
+/// root; relative ones (and the empty default, which is the container id) from the caller's own
+/// cgroup in that hierarchy.
+pub fn container_path(h: &Hierarchy, cgroups_path: Option<&Path>, id: &str, own: &str) -> PathBuf {
+    let p = match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    if p.is_absolute() {
+        p
+    } else {
+        own_cgroup(h, own).join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn hybrid_host_is_detected_with_separate_cpu_and_cpuacct() {
+        let hs = parse_mountinfo(HYBRID);
+        assert_eq!(hs.len(), 5);
+        assert_eq!(hs[0].controllers, vec!["cpu"]);
+        assert_eq!(hs[1].controllers, vec!["cpuacct"]);
+        assert_eq!(hs[3].controllers, vec!["name=systemd"]);
+        assert!(hs[4].is_v2());
+        assert_eq!(mode(&hs), Mode::Hybrid);
+    }
+
+    #[test]
+    fn unified_and_legacy_modes() {
+        let v2 = parse_mountinfo("1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+        assert_eq!(mode(&v2), Mode::Unified);
+        assert_eq!(
+            v2[0].dir(Path::new("/a/b")),
+            PathBuf::from("/sys/fs/cgroup/a/b")
+        );
+        let v1 = parse_mountinfo("1 0 0:1 / /c/pids rw - cgroup cgroup rw,pids\n");
+        assert_eq!(mode(&v1), Mode::Legacy);
+    }
+
+    #[test]
+    fn path_rules_follow_runc_cgroupfs() {
+        let hs = parse_mountinfo(HYBRID);
+        let own = "4:memory:/svc/x\n0::/\n";
+        let mem = &hs[2];
+        assert_eq!(
+            container_path(mem, Some(Path::new("/a/b")), "id", own),
+            PathBuf::from("/a/b")
+        );
+        assert_eq!(
+            container_path(mem, Some(Path::new("rel")), "id", own),
+            PathBuf::from("/svc/x/rel")
+        );
+        assert_eq!(
+            container_path(mem, None, "id", own),
+            PathBuf::from("/svc/x/id")
+        );
+        assert_eq!(
+            container_path(&hs[4], None, "id", own),
+            PathBuf::from("/id")
+        );
+    }
+
+    #[test]
+    fn mount_root_is_stripped() {
+        let h = Hierarchy {
+            mountpoint: "/sys/fs/cgroup/memory".into(),
+            root: "/outer".into(),
+            controllers: vec!["memory".into()],
+        };
+        assert_eq!(
+            h.dir(Path::new("/outer/c")),
+            PathBuf::from("/sys/fs/cgroup/memory/c")
+        );
+    }
+
+    #[test]
+    fn octal_escapes() {
+        assert_eq!(unescape("/a\\040b"), "/a b");
+    }
+}

@@ -1,0 +1,264 @@
+//! `create`: the parent side. Load and check the config, create the state dir and cgroup, clone
+//! the init once (all new namespaces in one clone3), put it in its cgroup, and wait until it has
+//! set the container up. Any failure kills the init and removes everything created so far.
+
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use super::{sys_err, Error};
+use crate::cgroups::{self, Cgroup};
+use crate::channel::{self, FromInit, ToInit};
+use crate::init;
+use crate::rootfs::cgroupfs;
+use crate::state::{self, State, StateDir};
+use crate::sys::{self as raw, Forked};
+use crate::{logging, namespaces, process, rootfs, spec};
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    /// Give the container a new session keyring (runc does unless --no-new-keyring).
+    pub new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container, for `run`, whose parent is the init's real parent.
+pub struct Created {
+    pub dir: StateDir,
+    pub state: State,
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// Undoes a partial create unless disarmed.
+struct Cleanup {
+    dir: Option<StateDir>,
+    cgroup: Option<Cgroup>,
+    child: Option<(i32, Option<OwnedFd>)>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some((pid, pidfd)) = self.child.take() {
+            match &pidfd {
+                Some(fd) => {
+                    let _ = rustix::process::pidfd_send_signal(
+                        fd.as_fd(),
+                        rustix::process::Signal::KILL,
+                    );
+                }
+                None => {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.remove();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+fn phase(t: &mut Instant, name: &str) {
+    if logging::debug_enabled() {
+        logging::debug(&format!(
+            "create: {name} took {}us",
+            t.elapsed().as_micros()
+        ));
+        *t = Instant::now();
+    }
+}
+
+pub fn create(o: &CreateOptions) -> Result<Created, Error> {
+    let mut t = Instant::now();
+    state::validate_id(o.id)?;
+    let bundle =
+        fs::canonicalize(o.bundle).map_err(sys_err(format!("bundle {}", o.bundle.display())))?;
+    let config = spec::load(&bundle)?;
+    let linux = config.spec.linux().as_ref();
+    let mut plan = init::Plan {
+        namespaces: namespaces::Plan::from_config(&config)?,
+        hostname: config.spec.hostname().clone().filter(|h| !h.is_empty()),
+        domainname: config.spec.domainname().clone().filter(|d| !d.is_empty()),
+        rootfs: rootfs::Plan::from_config(&config, o.no_pivot)?,
+        process: process::Plan::from_config(&config, o.preserve_fds)?,
+        new_keyring: o.new_keyring,
+    };
+    phase(&mut t, "loading config.json");
+
+    let mut cleanup = Cleanup {
+        dir: None,
+        cgroup: None,
+        child: None,
+    };
+    let dir = StateDir::create(o.root, o.id)?;
+    cleanup.dir = Some(dir.clone());
+    // No lock: the exclusive mkdir owns the id, other commands see no state.json until it is
+    // written, and a lock fd would be inherited by the init and held until its exec.
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
+    let cg = Cgroup::create(cgroups_path.as_deref(), o.id)?;
+    cleanup.cgroup = Some(cg.clone());
+    plan.rootfs.cgroups = cgroup_view(&cg, plan.namespaces.new_cgroup);
+    phase(&mut t, "creating the cgroup");
+
+    let listener = listen(&dir.start_socket())?;
+    let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
+    namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
+    let forked = raw::clone3(plan.namespaces.clone_flags | libc::CLONE_NEWNS as u64, true)
+        .map_err(sys_err("clone3 of the container's init"))?;
+    let (pid, pidfd) = match forked {
+        Forked::Child => {
+            drop(parent_end);
+            init::run(&mut plan, init_end, listener)
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(init_end);
+    drop(listener);
+    cleanup.child = Some((pid, pidfd));
+    phase(&mut t, "cloning the init");
+
+    cg.join(pid)?;
+    parent_end
+        .send_to_init(ToInit::Go)
+        .map_err(sys_err("signalling the init"))?;
+    match parent_end
+        .recv_from_init()
+        .map_err(sys_err("waiting for the init"))?
+    {
+        Some(FromInit::Ready(timings)) => {
+            if logging::debug_enabled() {
+                logging::debug(&format!("create: init phases: {}", timings.trim()));
+            }
+        }
+        Some(FromInit::Failed(msg)) => return Err(Error::Init(msg)),
+        None => {
+            return Err(Error::Init(
+                "the container's init exited during setup".into(),
+            ))
+        }
+    }
+    phase(&mut t, "setting up the container");
+
+    let (start_time, _) = state::proc_stat(pid)
+        .ok_or_else(|| Error::Init("the container's init exited during setup".into()))?;
+    let st = State {
+        id: o.id.to_string(),
+        pid,
+        start_time,
+        bundle: bundle.clone(),
+        rootfs: plan.rootfs.rootfs.clone(),
+        created: logging::rfc3339(std::time::SystemTime::now()),
+        annotations: config.spec.annotations().clone().unwrap_or_default(),
+        cgroup: cg.clone(),
+        own_pid_ns: plan.namespaces.new_pid,
+    };
+    dir.save(&st)?;
+    if let Some(pf) = o.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    parent_end
+        .send_to_init(ToInit::Commit)
+        .map_err(sys_err("signalling the init"))?;
+    phase(&mut t, "writing the state");
+
+    // Committed: from here on the init belongs to the container.
+    let (_, pidfd) = cleanup.child.take().unwrap_or((pid, None));
+    cleanup.cgroup = None;
+    cleanup.dir = None;
+    Ok(Created {
+        dir,
+        state: st,
+        pidfd,
+    })
+}
+
+/// The start socket, bound through /proc/self/fd so that long state paths fit sun_path.
+fn listen(path: &Path) -> Result<OwnedFd, Error> {
+    let what = || format!("creating {}", path.display());
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let dirfd = fs::File::open(parent).map_err(sys_err(what()))?;
+    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
+        name.display()
+    ));
+    let sock = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| sys_err(what())(e.into()))?;
+    let addr = SocketAddrUnix::new(&short).map_err(|e| sys_err(what())(e.into()))?;
+    net::bind(&sock, &addr).map_err(|e| sys_err(what())(e.into()))?;
+    net::listen(&sock, 1).map_err(|e| sys_err(what())(e.into()))?;
+    Ok(sock)
+}
+
+pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let dirfd = fs::File::open(parent)?;
+    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
+        name.display()
+    ));
+    let sock = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    net::connect(&sock, &SocketAddrUnix::new(&short)?)?;
+    Ok(sock)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    state::write_atomic(&tmp, path, pid.to_string().as_bytes())?;
+    Ok(())
+}
+
+/// What the init mounts for a `type: cgroup` mount: each hierarchy's container directory.
+fn cgroup_view(cg: &Cgroup, new_namespace: bool) -> cgroupfs::Sources {
+    let hierarchies = cgroups::hierarchy::detect().unwrap_or_default();
+    let hierarchies = cg
+        .dirs
+        .iter()
+        .map(|d| {
+            let h = hierarchies.iter().find(|h| h.name() == d.hierarchy);
+            let name = h
+                .and_then(|h| h.mountpoint.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| d.hierarchy.clone());
+            cgroupfs::Source {
+                name,
+                controllers: h.map(|h| h.controllers.clone()).unwrap_or_default(),
+                host_dir: d.path.clone(),
+            }
+        })
+        .collect();
+    cgroupfs::Sources {
+        hierarchies,
+        new_namespace,
+    }
+}

@@ -1,0 +1,84 @@
+//! `kill`: signal the init, or with `--all` every process in the container's cgroup.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+
+use super::{sys_err, Container, Error};
+use crate::state::{State, Status};
+
+/// `TERM`, `SIGTERM`, `term` or `15`.
+pub fn parse_signal(s: &str) -> Result<i32, Error> {
+    let bad = || Error::Usage(format!("invalid signal {s:?}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
+}
+
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let c = Container::load(root, id)?;
+    if c.status == Status::Stopped && !all {
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status: c.status,
+            action: "there is no process to signal",
+        });
+    }
+    if all {
+        kill_all(&c.state, signal);
+        return Ok(());
+    }
+    signal_init(&c.state, signal).map_err(sys_err(format!("signalling the init of {id}")))
+}
+
+/// Signals the init through a pidfd opened while its start time still matched: a pid reused
+/// by another process is never signalled.
+pub fn signal_init(st: &State, signal: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(st.pid)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+    if !st.init_alive() {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    rustix::process::pidfd_send_signal(pidfd.as_fd(), sig)?;
+    Ok(())
+}
+
+/// Signals every process in the container's cgroup.
+pub fn kill_all(st: &State, signal: i32) {
+    for pid in st.cgroup.pids() {
+        // SAFETY: kill(2) with a pid from the container's cgroup; no memory is involved.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_and_numbers() {
+        assert_eq!(parse_signal("TERM").unwrap(), 15);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), 10);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! `start`: tell a created container's init to exec the user's program.
+
+use std::path::Path;
+
+use rustix::net::{RecvFlags, SendFlags};
+
+use super::create::connect_start_socket;
+use super::{sys_err, Container, Error};
+use crate::state::Status;
+
+pub fn start(root: &Path, id: &str) -> Result<(), Error> {
+    let c = Container::load(root, id)?;
+    let _lock = c.dir.lock()?;
+    // Re-read under the lock: another start may have won.
+    let c = Container::load(root, id)?;
+    if c.status != Status::Created {
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status: c.status,
+            action: "only a created container can be started",
+        });
+    }
+    let sock_path = c.dir.start_socket();
+    let sock = connect_start_socket(&sock_path)
+        .map_err(sys_err(format!("connecting to the init of {id}")))?;
+    rustix::net::send(&sock, b"s", SendFlags::NOSIGNAL)
+        .map_err(|e| sys_err(format!("starting {id}"))(e.into()))?;
+    // End-of-file: the exec happened (the socket is close-on-exec). Anything else is the error.
+    let mut buf = [0u8; 4096];
+    let n = loop {
+        match rustix::net::recv(&sock, &mut buf, RecvFlags::empty()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => {
+                break r
+                    .map_err(|e| sys_err(format!("starting {id}"))(e.into()))?
+                    .0
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&sock_path);
+    if n > 0 {
+        return Err(Error::Init(
+            String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned(),
+        ));
+    }
+    Ok(())
+}

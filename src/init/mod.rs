@@ -1,0 +1,251 @@
+//! The container's init: the process `berth create` clones. In order, it joins namespaces,
+//! sets the hostname, builds and enters the rootfs, drops to the configured user and
+//! capabilities, reports ready, and waits for `start` to exec the user's program.
+//!
+//! This runs in a copy of the single-threaded parent made by clone3: no other thread exists, so
+//! allocation is safe, but credentials go through raw per-thread syscalls (see process::user).
+//! It never returns: it execs or exits with `_exit`, never running the parent's destructors.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
+
+use rustix::net::{RecvFlags, SendFlags};
+
+use crate::channel::{Channel, FromInit, ToInit};
+use crate::process::{self, capabilities, rlimits, user};
+use crate::{namespaces, rootfs, sys};
+
+/// A failed step of the init: what it was doing, and why it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}{}", .source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+pub struct StepError {
+    pub step: String,
+    pub source: Option<io::Error>,
+}
+
+impl StepError {
+    pub fn msg(step: impl Into<String>) -> StepError {
+        StepError {
+            step: step.into(),
+            source: None,
+        }
+    }
+}
+
+/// Adds the step's description to an error.
+pub trait Context<T> {
+    fn step(self, what: impl FnOnce() -> String) -> Result<T, StepError>;
+}
+
+impl<T, E: Into<io::Error>> Context<T> for Result<T, E> {
+    fn step(self, what: impl FnOnce() -> String) -> Result<T, StepError> {
+        self.map_err(|e| StepError {
+            step: what(),
+            source: Some(e.into()),
+        })
+    }
+}
+
+/// Phase durations of the init, reported to the parent for `--debug`.
+pub struct Timings {
+    last: Instant,
+    out: String,
+}
+
+impl Timings {
+    pub fn new() -> Timings {
+        Timings {
+            last: Instant::now(),
+            out: String::new(),
+        }
+    }
+
+    pub fn mark(&mut self, phase: &str) {
+        let now = Instant::now();
+        let us = now.duration_since(self.last).as_micros();
+        self.out.push_str(&format!("{phase}={us}us "));
+        self.last = now;
+    }
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings::new()
+    }
+}
+
+/// Everything the init needs, prepared by the parent before clone.
+pub struct Plan {
+    pub namespaces: namespaces::Plan,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub rootfs: rootfs::Plan,
+    pub process: process::Plan,
+    /// Join a new session keyring, so the container cannot read the caller's keys.
+    pub new_keyring: bool,
+}
+
+/// The init's whole life. `chan` talks to the parent; `listener` is the start socket.
+pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
+    let program = match setup(plan, &chan) {
+        Ok(Some(p)) => p,
+        Ok(None) => exit(1),
+        Err(e) => {
+            let _ = chan.send_from_init(&FromInit::Failed(e.to_string()));
+            exit(1)
+        }
+    };
+    drop(chan);
+    wait_for_start(&plan.process, &program, listener)
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once, without running the parent's atexit handlers or
+    // flushing buffers this copy inherited.
+    unsafe { libc::_exit(code) }
+}
+
+/// Sets the container up; `Ok(None)` if the parent went away.
+fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> {
+    match chan
+        .recv_in_init()
+        .step(|| "waiting for the parent".into())?
+    {
+        Some(ToInit::Go) => {}
+        _ => return Ok(None),
+    }
+    let mut t = Timings::new();
+    // Nodes and directories get exactly the modes the config asks for.
+    rustix::process::umask(rustix::fs::Mode::empty());
+
+    namespaces::join(&plan.namespaces.join_in_init).map_err(StepError::msg)?;
+    if plan.namespaces.new_cgroup {
+        namespaces::unshare_cgroup().map_err(StepError::msg)?;
+    }
+    if let Some(adj) = plan.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .step(|| format!("setting oom_score_adj to {adj}"))?;
+    }
+    if plan.new_keyring {
+        sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
+    }
+    if let Some(h) = &plan.hostname {
+        rustix::system::sethostname(h.as_bytes()).step(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = &plan.domainname {
+        rustix::system::setdomainname(d.as_bytes()).step(|| format!("setdomainname {d:?}"))?;
+    }
+    t.mark("namespaces");
+
+    rootfs::prepare(&plan.rootfs, &mut t)?;
+
+    let p = &mut plan.process;
+    rustix::process::chdir(&p.cwd).step(|| format!("chdir to process.cwd {}", p.cwd.display()))?;
+    rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
+    let program = p.find_program().map_err(StepError::msg)?;
+    p.add_home();
+    apply_credentials(p)?;
+    t.mark("process");
+
+    // Nothing of berth's may leak into the container: every fd past stdio and the preserved
+    // ones closes at exec; the preserved ones are inherited whatever flag the caller gave them.
+    sys::cloexec_from(3 + p.preserve_fds).step(|| "marking fds close-on-exec".into())?;
+    for fd in 3..3 + p.preserve_fds as i32 {
+        // SAFETY: F_SETFD only changes the descriptor's flags; an fd that is not open fails
+        // harmlessly with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+
+    chan.send_from_init(&FromInit::Ready(t.out))
+        .step(|| "reporting ready".into())?;
+    match chan
+        .recv_in_init()
+        .step(|| "waiting for the parent".into())?
+    {
+        Some(ToInit::Commit) => Ok(Some(program)),
+        _ => Ok(None),
+    }
+}
+
+/// Capabilities and user, in the order the kernel requires: the bounding set needs
+/// CAP_SETPCAP (so before the uid switch), keep-caps carries the permitted set across it.
+fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
+    if let Some(caps) = &p.caps {
+        for n in 0..=p.last_cap {
+            if caps.bounding & (1 << n) == 0 {
+                rustix::thread::remove_capability_from_bounding_set(
+                    rustix::thread::CapabilitySet::from_bits_retain(1 << n),
+                )
+                .step(|| {
+                    format!(
+                        "dropping {} from the bounding set",
+                        capabilities::NAMES[n as usize]
+                    )
+                })?;
+            }
+        }
+        rustix::thread::set_keep_capabilities(true).step(|| "prctl keep-caps".into())?;
+    }
+    user::switch(p.uid, p.gid, &p.groups).map_err(StepError::msg)?;
+    if let Some(caps) = &p.caps {
+        rustix::thread::set_keep_capabilities(false).step(|| "prctl keep-caps".into())?;
+        capabilities::apply(caps).step(|| "setting capabilities".into())?;
+    }
+    if p.no_new_privileges {
+        rustix::thread::set_no_new_privs(true).step(|| "prctl no_new_privs".into())?;
+    }
+    Ok(())
+}
+
+/// Blocks until `start` connects, then execs. The connection is close-on-exec: `start` reads
+/// end-of-file once the exec succeeded, or the error if it failed.
+fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! {
+    loop {
+        let conn = match rustix::net::accept(listener.as_fd()) {
+            Ok(c) => c,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => exit(1),
+        };
+        let mut buf = [0u8; 16];
+        match rustix::net::recv(conn.as_fd(), &mut buf, RecvFlags::empty()) {
+            Ok((n, _)) if n > 0 => {}
+            // The caller went away before asking: keep waiting for a real start.
+            _ => continue,
+        }
+        drop(listener);
+        let err = exec(p, program);
+        let msg = format!("exec {}: {err}", program.to_string_lossy());
+        let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
+        let _ = conn.as_raw_fd();
+        exit(127)
+    }
+}
+
+fn exec(p: &process::Plan, program: &CString) -> io::Error {
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(p.umask));
+    // The parent of `run` blocks signals so none is lost before it waits; the program starts
+    // with none blocked.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    let argv: Vec<*const libc::c_char> = p
+        .args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: Vec<*const libc::c_char> = p
+        .env
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers into CStrings that outlive
+    // the call; execve only returns on failure.
+    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}

@@ -1,0 +1,39 @@
+//! The `berth` binary: parse runc's command line, run the command, report an error as one line.
+
+use std::fs::OpenOptions;
+
+use clap::Parser;
+
+use berth::{cli, logging};
+
+fn main() {
+    // No socket or file of berth's may land on fd 0-2 and be handed to a container as stdio.
+    berth::sys::ensure_stdio();
+    let args = cli::normalize_args(std::env::args());
+    let parsed = match cli::Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if parsed.version {
+        print!("{}", cli::version_text());
+        return;
+    }
+    let log_file = parsed.log.as_ref().and_then(|p| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| eprintln!("berth: --log {}: {e}", p.display()))
+            .ok()
+    });
+    logging::init(log_file, cli::log_format(parsed.log_format), parsed.debug);
+    match cli::dispatch(parsed) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            logging::error(&msg);
+            eprintln!("berth: {msg}");
+            std::process::exit(1);
+        }
+    }
+}

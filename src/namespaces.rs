@@ -1,0 +1,127 @@
+//! `linux.namespaces`: which namespaces the init gets new (clone flags) and which it joins by
+//! path (setns). Paths are opened and checked to be namespaces of the right type in the parent,
+//! before anything is created.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use oci_spec::runtime::LinuxNamespaceType;
+use rustix::thread::{self, LinkNameSpaceType, UnshareFlags};
+
+use crate::spec::{Config, SpecError};
+
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+/// ioctl(NS_GET_NSTYPE) from linux/nsfs.h: _IO(0xb7, 0x3).
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// A namespace to join: an open nsfs file and its type.
+pub struct Join {
+    pub fd: OwnedFd,
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+}
+
+pub struct Plan {
+    /// CLONE_NEW* flags for namespaces the init gets new (cgroup excluded: see `new_cgroup`).
+    pub clone_flags: u64,
+    /// Joined by the parent before clone: a pid or time namespace applies to children only.
+    pub join_in_parent: Vec<Join>,
+    /// Joined by the init right after it starts.
+    pub join_in_init: Vec<Join>,
+    /// A new cgroup namespace is unshared by the init after it joined its cgroup, so that the
+    /// namespace's root is the container's cgroup rather than the caller's.
+    pub new_cgroup: bool,
+    pub new_pid: bool,
+    pub new_uts: bool,
+}
+
+fn clone_flag(t: LinuxNamespaceType) -> u64 {
+    (match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }) as u64
+}
+
+impl Plan {
+    pub fn from_config(c: &Config) -> Result<Plan, SpecError> {
+        let mut plan = Plan {
+            clone_flags: 0,
+            join_in_parent: Vec::new(),
+            join_in_init: Vec::new(),
+            new_cgroup: false,
+            new_pid: false,
+            new_uts: false,
+        };
+        let namespaces = c
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref());
+        for (i, ns) in namespaces.into_iter().flatten().enumerate() {
+            let typ = ns.typ();
+            match ns.path() {
+                None => match typ {
+                    LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                    t => {
+                        plan.clone_flags |= clone_flag(t);
+                        plan.new_pid |= t == LinuxNamespaceType::Pid;
+                        plan.new_uts |= t == LinuxNamespaceType::Uts;
+                    }
+                },
+                Some(path) => {
+                    let fd = open_namespace(path, typ)
+                        .map_err(|msg| c.invalid(format!("linux.namespaces[{i}].path"), msg))?;
+                    let join = Join {
+                        fd,
+                        typ,
+                        path: path.clone(),
+                    };
+                    if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                        plan.join_in_parent.push(join);
+                    } else {
+                        plan.join_in_init.push(join);
+                    }
+                }
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Opens `path` and checks that it is a namespace of type `typ`.
+fn open_namespace(path: &PathBuf, typ: LinuxNamespaceType) -> Result<OwnedFd, String> {
+    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let fs = rustix::fs::fstatfs(f.as_fd()).map_err(|e| format!("{}: {e}", path.display()))?;
+    if fs.f_type as i64 != NSFS_MAGIC {
+        return Err(format!("{} is not a namespace file", path.display()));
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument and only returns the namespace's CLONE_NEW* type.
+    let found = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    if found >= 0 && found as u64 != clone_flag(typ) {
+        return Err(format!("{} is not a {typ} namespace", path.display()));
+    }
+    Ok(f.into())
+}
+
+/// setns into each namespace of `joins`.
+pub fn join(joins: &[Join]) -> Result<(), String> {
+    for j in joins {
+        thread::move_into_link_name_space(j.fd.as_fd(), None::<LinkNameSpaceType>)
+            .map_err(|e| format!("joining {} namespace {}: {e}", j.typ, j.path.display()))?;
+    }
+    Ok(())
+}
+
+/// Gives the calling process a new cgroup namespace rooted at its current cgroup.
+pub fn unshare_cgroup() -> Result<(), String> {
+    // SAFETY: unshare of the cgroup namespace changes no memory or fd state of this process.
+    unsafe { thread::unshare_unsafe(UnshareFlags::NEWCGROUP) }
+        .map_err(|e| format!("creating a cgroup namespace: {e}"))
+}

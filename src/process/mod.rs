@@ -1,0 +1,170 @@
+//! `process`: what the container's first program runs as, and the final exec.
+//! Everything is converted to C strings and numbers in the parent, before clone.
+
+pub mod capabilities;
+pub mod rlimits;
+pub mod user;
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::spec::{Config, SpecError};
+
+pub struct Plan {
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    pub caps: Option<capabilities::Sets>,
+    pub last_cap: u32,
+    pub rlimits: Vec<rlimits::Limit>,
+    pub no_new_privileges: bool,
+    pub oom_score_adj: Option<i32>,
+    /// File descriptors 3..3+N the caller passed for the container (`--preserve-fds`).
+    pub preserve_fds: u32,
+}
+
+fn cstring(c: &Config, field: &str, s: &str) -> Result<CString, SpecError> {
+    CString::new(s).map_err(|_| c.invalid(field, "contains a NUL byte"))
+}
+
+impl Plan {
+    pub fn from_config(c: &Config, preserve_fds: u32) -> Result<Plan, SpecError> {
+        let p = c
+            .spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| c.invalid("process", "is required"))?;
+        let args = p
+            .args()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, a)| cstring(c, &format!("process.args[{i}]"), a))
+            .collect::<Result<_, _>>()?;
+        let mut env: Vec<CString> = Vec::new();
+        for (i, e) in p.env().iter().flatten().enumerate() {
+            if !e.contains('=') {
+                return Err(c.invalid(format!("process.env[{i}]"), "must be NAME=value"));
+            }
+            env.push(cstring(c, &format!("process.env[{i}]"), e)?);
+        }
+        let last_cap = capabilities::last_cap();
+        let caps = p.capabilities().as_ref().map(|caps| {
+            let m = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let names: Vec<String> = set
+                    .iter()
+                    .flatten()
+                    .map(|cap| format!("CAP_{cap}"))
+                    .collect();
+                capabilities::mask(names.iter().map(String::as_str), last_cap)
+            };
+            capabilities::Sets {
+                bounding: m(caps.bounding()),
+                effective: m(caps.effective()),
+                inheritable: m(caps.inheritable()),
+                permitted: m(caps.permitted()),
+                ambient: m(caps.ambient()),
+            }
+        });
+        let mut limits = Vec::new();
+        for (i, r) in p.rlimits().iter().flatten().enumerate() {
+            let name = serde_json::to_value(r.typ())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let resource = rlimits::resource(&name).ok_or_else(|| {
+                c.invalid(
+                    format!("process.rlimits[{i}].type"),
+                    format!("unknown rlimit {name}"),
+                )
+            })?;
+            if r.soft() > r.hard() {
+                return Err(c.invalid(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit is above the hard limit",
+                ));
+            }
+            limits.push(rlimits::Limit {
+                resource,
+                soft: r.soft(),
+                hard: r.hard(),
+            });
+        }
+        let user = p.user();
+        Ok(Plan {
+            args,
+            env,
+            cwd: p.cwd().clone(),
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask().unwrap_or(0o022),
+            caps,
+            last_cap,
+            rlimits: limits,
+            no_new_privileges: p.no_new_privileges().unwrap_or(false),
+            oom_score_adj: p.oom_score_adj(),
+            preserve_fds,
+        })
+    }
+
+    fn env_value(&self, name: &str) -> Option<&[u8]> {
+        self.env.iter().rev().find_map(|e| {
+            e.as_bytes()
+                .strip_prefix(name.as_bytes())
+                .and_then(|rest| rest.strip_prefix(b"="))
+        })
+    }
+
+    /// Resolves args[0] as execvp would, inside the container (run after pivot_root), so that a
+    /// missing program fails `create`, not `start`.
+    pub fn find_program(&self) -> Result<CString, String> {
+        let prog = self.args[0].as_bytes();
+        let is_exec = |p: &[u8]| {
+            let Ok(c) = CString::new(p) else { return false };
+            rustix::fs::access(c.as_c_str(), rustix::fs::Access::EXEC_OK).is_ok()
+                && std::fs::metadata(std::ffi::OsStr::from_bytes(p)).is_ok_and(|m| m.is_file())
+        };
+        if prog.contains(&b'/') {
+            return if is_exec(prog) {
+                Ok(self.args[0].clone())
+            } else {
+                Err(format!(
+                    "exec {:?}: no such executable file",
+                    String::from_utf8_lossy(prog)
+                ))
+            };
+        }
+        let path = self
+            .env_value("PATH")
+            .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        for dir in path.split(|&b| b == b':') {
+            let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+            let mut full = dir.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(prog);
+            if is_exec(&full) {
+                return CString::new(full).map_err(|e| e.to_string());
+            }
+        }
+        Err(format!(
+            "exec {:?}: executable file not found in $PATH",
+            String::from_utf8_lossy(prog)
+        ))
+    }
+
+    /// Adds HOME from the container's /etc/passwd when the config does not set it.
+    pub fn add_home(&mut self) {
+        if self.env_value("HOME").is_none() {
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            if let Ok(home) = CString::new(format!("HOME={}", user::home(&passwd, self.uid))) {
+                self.env.push(home);
+            }
+        }
+    }
+}

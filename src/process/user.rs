@@ -1,0 +1,37 @@
+//! `process.user`: groups, gid, uid, umask. Raw per-thread syscalls (rustix `set_thread_*`),
+//! because after a raw clone3 glibc's setxid broadcast works from stale thread state.
+
+use rustix::process::{Gid, Uid};
+use rustix::thread;
+
+pub fn switch(uid: u32, gid: u32, groups: &[u32]) -> Result<(), String> {
+    let gids: Vec<Gid> = groups.iter().map(|&g| Gid::from_raw(g)).collect();
+    thread::set_thread_groups(&gids).map_err(|e| format!("setgroups {groups:?}: {e}"))?;
+    let g = Gid::from_raw(gid);
+    thread::set_thread_res_gid(g, g, g).map_err(|e| format!("setgid {gid}: {e}"))?;
+    let u = Uid::from_raw(uid);
+    thread::set_thread_res_uid(u, u, u).map_err(|e| format!("setuid {uid}: {e}"))
+}
+
+/// HOME from the container's /etc/passwd for `uid` ("/" if it has none), as runc sets it.
+pub fn home(passwd: &str, uid: u32) -> String {
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+        })
+        .next()
+        .unwrap_or_else(|| "/".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn home_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        assert_eq!(super::home(p, 1000), "/home/bob");
+        assert_eq!(super::home(p, 0), "/root");
+        assert_eq!(super::home(p, 7), "/");
+    }
+}

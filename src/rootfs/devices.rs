@@ -1,0 +1,122 @@
+//! `/dev`: the default devices every container gets (null zero full random urandom tty, the
+//! /dev/fd and std* links, ptmx) and `linux.devices`, created as nodes inside the rootfs.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxDeviceType;
+use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, Uid};
+use rustix::io::Errno;
+
+use super::resolve;
+use crate::init::{Context, StepError};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub path: PathBuf,
+    pub kind: FileType,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Device {
+    pub fn plan(d: &oci_spec::runtime::LinuxDevice) -> Result<Device, String> {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => FileType::CharacterDevice,
+            LinuxDeviceType::B => FileType::BlockDevice,
+            LinuxDeviceType::P => FileType::Fifo,
+            LinuxDeviceType::A => return Err("type: \"a\" is only valid in cgroup rules".into()),
+        };
+        if !d.path().is_absolute() {
+            return Err("path: must be absolute".into());
+        }
+        let num =
+            |v: i64, what: &str| u32::try_from(v).map_err(|_| format!("{what}: out of range"));
+        Ok(Device {
+            path: d.path().clone(),
+            kind,
+            major: num(d.major(), "major")?,
+            minor: num(d.minor(), "minor")?,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        })
+    }
+}
+
+/// The devices runc gives every container whose /dev is not bound from the host.
+pub fn defaults() -> Vec<Device> {
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| Device {
+        path: Path::new("/dev").join(name),
+        kind: FileType::CharacterDevice,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
+}
+
+/// Creates `d` inside the rootfs, replacing whatever the image had at that path.
+pub fn create(root: BorrowedFd<'_>, d: &Device) -> Result<(), StepError> {
+    let what = || format!("creating device {}", d.path.display());
+    let (dir, name) = resolve::parent(root, &d.path).step(what)?;
+    let dev = rfs::makedev(d.major, d.minor);
+    let mode = Mode::from_bits_truncate(d.mode);
+    let mut made = rfs::mknodat(dir.as_fd(), &name, d.kind, mode, dev);
+    if made == Err(Errno::EXIST) {
+        rfs::unlinkat(dir.as_fd(), &name, AtFlags::empty()).step(what)?;
+        made = rfs::mknodat(dir.as_fd(), &name, d.kind, mode, dev);
+    }
+    made.step(what)?;
+    let flags = AtFlags::SYMLINK_NOFOLLOW;
+    rfs::chownat(
+        dir.as_fd(),
+        &name,
+        Some(Uid::from_raw(d.uid)),
+        Some(Gid::from_raw(d.gid)),
+        flags,
+    )
+    .step(what)?;
+    // mknod applied the umask; the config's mode is exact.
+    rfs::chmodat(dir.as_fd(), &name, mode, AtFlags::empty()).step(what)
+}
+
+/// The links a program expects in /dev.
+pub fn create_links(root: BorrowedFd<'_>) -> Result<(), StepError> {
+    let dev = resolve::mkdir_all(root, Path::new("/dev")).step(|| "opening /dev".into())?;
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let what = || format!("creating /dev/{name}");
+        match rfs::symlinkat(target, dev.as_fd(), name) {
+            Err(Errno::EXIST) => {
+                // ptmx must lead to this container's devpts instance, whatever the image had.
+                if name == "ptmx" {
+                    rfs::unlinkat(dev.as_fd(), name, AtFlags::empty()).step(what)?;
+                    rfs::symlinkat(target, dev.as_fd(), name).step(what)?;
+                }
+            }
+            r => r.step(what)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! `root`, `mounts`, `linux.rootfsPropagation`, `/dev`, `linux.devices`, `linux.maskedPaths` and
+//! `linux.readonlyPaths`: the container's filesystem, built by the init in its new mount
+//! namespace, then entered with pivot_root (or MS_MOVE + chroot with `--no-pivot`).
+
+pub mod cgroupfs;
+pub mod devices;
+pub mod mounts;
+pub mod paths;
+pub mod resolve;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::mount::{mount_change, mount_move, unmount, MountPropagationFlags, UnmountFlags};
+
+use crate::init::{Context, StepError, Timings};
+use crate::spec::{Config, SpecError};
+use crate::sys::{self, attr};
+
+pub struct Plan {
+    /// The rootfs on the host, absolute.
+    pub rootfs: PathBuf,
+    pub readonly: bool,
+    /// Propagation of the container's `/` (runc's default: rslave).
+    pub propagation: u64,
+    pub no_pivot: bool,
+    pub mounts: Vec<mounts::Mount>,
+    /// The default devices and links, unless /dev is bound from the host.
+    pub default_dev: bool,
+    pub devices: Vec<devices::Device>,
+    pub masked: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
+    pub cgroups: cgroupfs::Sources,
+}
+
+fn propagation(value: &str) -> Option<u64> {
+    Some(match value {
+        "" | "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "private" => libc::MS_PRIVATE,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        _ => return None,
+    })
+}
+
+impl Plan {
+    pub fn from_config(c: &Config, no_pivot: bool) -> Result<Plan, SpecError> {
+        let root = c
+            .spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| c.invalid("root", "is required"))?;
+        let rootfs = c.bundle.join(root.path());
+        let linux = c.spec.linux().as_ref();
+        let prop = linux
+            .and_then(|l| l.rootfs_propagation().clone())
+            .unwrap_or_default();
+        let propagation = propagation(&prop).ok_or_else(|| {
+            c.invalid(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {prop:?}"),
+            )
+        })?;
+        let mut plan_mounts = Vec::new();
+        for (i, m) in c.spec.mounts().iter().flatten().enumerate() {
+            let planned = mounts::Mount::plan(m, &c.bundle)
+                .map_err(|e| c.invalid(format!("mounts[{i}]"), e))?;
+            plan_mounts.push(planned);
+        }
+        let dev_bound = plan_mounts.iter().any(|m| {
+            resolve::clean(&m.destination) == Path::new("dev")
+                && matches!(m.kind, mounts::Kind::Bind { .. })
+        });
+        let mut devs = Vec::new();
+        for (i, d) in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            devs.push(
+                devices::Device::plan(d)
+                    .map_err(|e| c.invalid(format!("linux.devices[{i}]"), e))?,
+            );
+        }
+        let paths = |v: Option<&Vec<String>>| -> Vec<PathBuf> {
+            v.into_iter().flatten().map(PathBuf::from).collect()
+        };
+        Ok(Plan {
+            rootfs,
+            readonly: root.readonly().unwrap_or(false),
+            propagation,
+            no_pivot,
+            mounts: plan_mounts,
+            default_dev: !dev_bound,
+            devices: devs,
+            masked: paths(linux.and_then(|l| l.masked_paths().as_ref())),
+            readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
+            cgroups: cgroupfs::Sources::default(),
+        })
+    }
+}
+
+/// Builds the container's filesystem and enters it. Runs in the init, in its new mount namespace.
+pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+    // Nothing done below may propagate back to the host.
+    let base = plan.propagation & !libc::MS_SHARED
+        | if plan.propagation & libc::MS_SHARED != 0 {
+            libc::MS_SLAVE
+        } else {
+            0
+        };
+    mount_change("/", MountPropagationFlags::from_bits_retain(base as u32))
+        .step(|| "making / private to the container".into())?;
+
+    // The rootfs becomes a mount of its own (pivot_root needs one); `root` is its fd.
+    let what = || format!("bind mount rootfs {}", plan.rootfs.display());
+    let tree = mounts::bind_tree(&plan.rootfs, true).step(what)?;
+    let target = mounts::reopen_dir(&plan.rootfs).step(what)?;
+    mounts::attach(tree.as_fd(), target.as_fd(), &mounts::Options::default()).step(what)?;
+    let root = mounts::reopen_dir_at(tree.as_fd()).step(what)?;
+    t.mark("rootfs");
+
+    for m in &plan.mounts {
+        mounts::apply(root.as_fd(), m, &plan.cgroups)?;
+    }
+    t.mark("mounts");
+
+    if plan.default_dev {
+        for d in devices::defaults() {
+            devices::create(root.as_fd(), &d)?;
+        }
+        devices::create_links(root.as_fd())?;
+    }
+    for d in &plan.devices {
+        devices::create(root.as_fd(), d)?;
+    }
+    t.mark("devices");
+
+    enter(&root, plan.no_pivot)?;
+    t.mark("pivot_root");
+
+    let new_root = mounts::reopen_dir(Path::new("/")).step(|| "opening /".into())?;
+    for p in &plan.masked {
+        paths::mask(new_root.as_fd(), p)?;
+    }
+    for p in &plan.readonly_paths {
+        paths::readonly(new_root.as_fd(), p)?;
+    }
+    if plan.propagation & libc::MS_SHARED != 0 {
+        mount_change(
+            "/",
+            MountPropagationFlags::from_bits_retain(plan.propagation as u32),
+        )
+        .step(|| "setting rootfs propagation".into())?;
+    }
+    if plan.readonly {
+        let root_mnt = rustix::mount::open_tree(
+            rustix::fs::CWD,
+            "/",
+            rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
+        )
+        .step(|| "opening /".into())?;
+        sys::mount_setattr(root_mnt.as_fd(), false, attr::RDONLY, 0, 0)
+            .step(|| "making the rootfs read-only".into())?;
+    }
+    t.mark("paths");
+    Ok(())
+}
+
+/// Makes `root` the process's `/`.
+fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
+    rustix::process::fchdir(root.as_fd()).step(|| "entering the rootfs".into())?;
+    if no_pivot {
+        // The old root stays underneath: only for hosts whose / cannot be pivoted (initramfs).
+        mount_move(".", "/").step(|| "moving the rootfs onto /".into())?;
+        rustix::process::chroot(".").step(|| "chroot into the rootfs".into())?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves the
+        // container with no path back to the host's filesystem.
+        rustix::process::pivot_root(".", ".").step(|| "pivot_root".into())?;
+        unmount(".", UnmountFlags::DETACH).step(|| "detaching the host's root".into())?;
+    }
+    rustix::process::chdir("/").step(|| "chdir /".into())
+}

@@ -1,0 +1,339 @@
+//! Loading and checking a bundle's `config.json`.
+//!
+//! Errors name the file and the JSON path of the field (`config.json: process.args: invalid type:
+//! integer, expected a sequence`). Every check that can fail happens here, before anything is
+//! created on the host, so a bad config leaves nothing behind.
+
+pub mod template;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde_json::Value;
+
+use crate::logging;
+use crate::process::capabilities;
+
+/// The runtime-spec version berth implements (oci-spec's own constant is stale).
+pub const OCI_VERSION: &str = "1.2.0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {msg}")]
+    Parse { file: PathBuf, msg: String },
+    #[error("{file}: {field}: {msg}")]
+    Invalid {
+        file: PathBuf,
+        field: String,
+        msg: String,
+    },
+}
+
+/// A parsed config and where it came from.
+pub struct Config {
+    pub spec: Spec,
+    pub file: PathBuf,
+    pub bundle: PathBuf,
+}
+
+impl Config {
+    /// An error about one field of this config.
+    pub fn invalid(&self, field: impl Into<String>, msg: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            file: self.file.clone(),
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Reads `<bundle>/config.json` and checks it can be run.
+pub fn load(bundle: &Path) -> Result<Config, SpecError> {
+    let file = bundle.join("config.json");
+    let text = std::fs::read(&file).map_err(|source| SpecError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let spec = parse(&text).map_err(|msg| SpecError::Parse {
+        file: file.clone(),
+        msg,
+    })?;
+    let config = Config {
+        spec,
+        file,
+        bundle: bundle.to_path_buf(),
+    };
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Parses config.json text; the error names the JSON path of the offending field.
+pub fn parse(text: &[u8]) -> Result<Spec, String> {
+    let mut value: Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    drop_unknown_capabilities(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
+}
+
+/// The runtime-spec says unknown capability names are warned about and ignored; oci-spec's enum
+/// would reject the whole file, so they are taken out first.
+fn drop_unknown_capabilities(config: &mut Value) {
+    let Some(Value::Object(sets)) = config.pointer_mut("/process/capabilities") else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        if let Value::Array(names) = names {
+            names.retain(|n| match n.as_str() {
+                Some(name) if capabilities::number(name).is_none() => {
+                    logging::warn(&format!(
+                        "process.capabilities.{set}: unknown capability {name:?} ignored"
+                    ));
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+}
+
+fn validate(c: &Config) -> Result<(), SpecError> {
+    let spec = &c.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| c.invalid("process", "is required"))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(c.invalid("process.args", "must name the program to run"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(c.invalid("process.cwd", "must be an absolute path"));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| c.invalid("root", "is required"))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(c.invalid("root.path", "is required"));
+    }
+    let rootfs = c.bundle.join(root.path());
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(c.invalid(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ))
+        }
+        Err(e) => return Err(c.invalid("root.path", format!("{}: {e}", rootfs.display()))),
+    }
+    validate_namespaces(c)?;
+    refuse_unapplied(c)
+}
+
+fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
+    let linux = c
+        .spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| c.invalid("linux", "is required on Linux"))?;
+    let empty = Vec::new();
+    let namespaces = linux.namespaces().as_ref().unwrap_or(&empty);
+    let mut seen = Vec::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if seen.contains(&ns.typ()) {
+            return Err(c.invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("{} namespace listed twice", ns.typ()),
+            ));
+        }
+        seen.push(ns.typ());
+        if ns.typ() == LinuxNamespaceType::User {
+            return Err(c.invalid(
+                format!("linux.namespaces[{i}]"),
+                "user namespaces are not supported by berth yet",
+            ));
+        }
+        if ns.typ() == LinuxNamespaceType::Mount && ns.path().is_some() {
+            return Err(c.invalid(
+                format!("linux.namespaces[{i}].path"),
+                "joining an existing mount namespace is not supported: berth builds the rootfs in a new one",
+            ));
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(c.invalid(
+            "linux.namespaces",
+            "a mount namespace is required (the rootfs is set up inside it)",
+        ));
+    }
+    let own_uts = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none());
+    for (field, value) in [
+        ("hostname", c.spec.hostname()),
+        ("domainname", c.spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|v| !v.is_empty()) && !own_uts {
+            return Err(c.invalid(
+                field,
+                "needs a new uts namespace in linux.namespaces, or the host's name would change",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fields whose effect berth does not apply yet. Running without them would change what the
+/// container may do, so they are refused by name instead of silently ignored; resource limits,
+/// which only bound it, are warned about.
+fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
+    let spec = &c.spec;
+    let process = spec.process().as_ref();
+    let linux = spec.linux().as_ref();
+    let not_yet = |field: &str| Err(c.invalid(field, "is not supported by berth yet"));
+    if process.is_some_and(|p| p.terminal() == Some(true)) {
+        return not_yet("process.terminal");
+    }
+    if process.is_some_and(|p| p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty())) {
+        return not_yet("process.apparmorProfile");
+    }
+    if process.is_some_and(|p| p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())) {
+        return not_yet("process.selinuxLabel");
+    }
+    if process.is_some_and(|p| p.io_priority().is_some()) {
+        return not_yet("process.ioPriority");
+    }
+    if process.is_some_and(|p| p.scheduler().is_some()) {
+        return not_yet("process.scheduler");
+    }
+    if let Some(hooks) = spec.hooks() {
+        let any = [
+            hooks.prestart(),
+            hooks.create_runtime(),
+            hooks.create_container(),
+            hooks.start_container(),
+            hooks.poststart(),
+            hooks.poststop(),
+        ]
+        .iter()
+        .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
+        if any {
+            return not_yet("hooks");
+        }
+    }
+    if let Some(linux) = linux {
+        if linux.seccomp().is_some() {
+            return not_yet("linux.seccomp");
+        }
+        if linux.sysctl().as_ref().is_some_and(|m| !m.is_empty()) {
+            return not_yet("linux.sysctl");
+        }
+        if linux.personality().is_some() {
+            return not_yet("linux.personality");
+        }
+        if linux.intel_rdt().is_some() {
+            return not_yet("linux.intelRdt");
+        }
+        if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()) {
+            return not_yet("linux.timeOffsets");
+        }
+        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        {
+            return not_yet("linux.uidMappings");
+        }
+        if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
+            return not_yet("linux.mountLabel");
+        }
+        if let Some(r) = linux.resources() {
+            let set = [
+                (
+                    "devices",
+                    r.devices().as_ref().is_some_and(|v| !v.is_empty()),
+                ),
+                ("memory", r.memory().is_some()),
+                ("cpu", r.cpu().is_some()),
+                ("pids", r.pids().is_some()),
+                ("blockIO", r.block_io().is_some()),
+                (
+                    "hugepageLimits",
+                    r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+                ),
+                ("network", r.network().is_some()),
+                ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
+                (
+                    "unified",
+                    r.unified().as_ref().is_some_and(|v| !v.is_empty()),
+                ),
+            ];
+            for (name, present) in set {
+                if present {
+                    logging::warn(&format!(
+                        "linux.resources.{name}: resource limits are not applied by berth yet"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Value {
+        serde_json::to_value(template::default_spec(false)).unwrap()
+    }
+
+    #[test]
+    fn wrong_type_names_the_json_path() {
+        let mut v = base();
+        v["process"]["args"] = 5.into();
+        let err = parse(v.to_string().as_bytes()).unwrap_err();
+        assert!(
+            err.starts_with("process.args: invalid type: integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nested_path_includes_index() {
+        let mut v = base();
+        v["mounts"][1]["destination"] = true.into();
+        let err = parse(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.starts_with("mounts[1].destination:"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let err = parse(b"{\"ociVersion\": ").unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_not_fatal() {
+        let mut v = base();
+        v["process"]["capabilities"]["bounding"] = serde_json::json!(["CAP_KILL", "CAP_NOT_A_CAP"]);
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+    }
+}

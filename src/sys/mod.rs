@@ -1,0 +1,157 @@
+//! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`.
+//!
+//! Each is wrapped exactly once here; the rest of berth calls these safe functions.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// What `clone3` returned in the calling process.
+pub enum Forked {
+    /// We are the new process.
+    Child,
+    /// We are the caller; the child has this pid and (if asked for) this pidfd.
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// `clone3` without a new stack: the child continues on a copy of the caller's address space, like
+/// `fork`, but with new namespaces and a pidfd from one syscall.
+///
+/// The caller must be single-threaded (berth's runtime path is): the child then inherits no lock
+/// held by another thread. glibc's cached thread id is stale in the child, so the child must use
+/// raw per-thread syscalls for credentials (rustix `set_thread_*`), never glibc's set*id.
+pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    let mut args: libc::clone_args = unsafe_zeroed_clone_args();
+    args.flags = flags
+        | if want_pidfd {
+            libc::CLONE_PIDFD as u64
+        } else {
+            0
+        };
+    args.pidfd = if want_pidfd {
+        &mut pidfd as *mut RawFd as u64
+    } else {
+        0
+    };
+    args.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: `args` is a fully initialised clone_args of the size we pass; with no stack given the
+    // kernel duplicates the caller's stack like fork(), so both returns continue on valid memory.
+    // `pidfd` outlives the call (the kernel writes it before returning in the parent).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: with CLONE_PIDFD the kernel stored a new, owned fd in `pidfd`.
+            pidfd: want_pidfd.then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+        }),
+    }
+}
+
+fn unsafe_zeroed_clone_args() -> libc::clone_args {
+    // SAFETY: clone_args is a plain C struct of integers; all-zero is its documented default.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Marks every fd from `first` up close-on-exec, so nothing of the runtime leaks into the
+/// container (CVE-2024-21626 class) while berth can still use its own fds until `execve`.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on fds; no memory is passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mount attributes for `mount_setattr`, named as the kernel names them.
+pub mod attr {
+    pub const RDONLY: u64 = libc::MOUNT_ATTR_RDONLY;
+    pub const NOSUID: u64 = libc::MOUNT_ATTR_NOSUID;
+    pub const NODEV: u64 = libc::MOUNT_ATTR_NODEV;
+    pub const NOEXEC: u64 = libc::MOUNT_ATTR_NOEXEC;
+    pub const ATIME_MASK: u64 = libc::MOUNT_ATTR__ATIME;
+    pub const RELATIME: u64 = libc::MOUNT_ATTR_RELATIME;
+    pub const NOATIME: u64 = libc::MOUNT_ATTR_NOATIME;
+    pub const STRICTATIME: u64 = libc::MOUNT_ATTR_STRICTATIME;
+    pub const NODIRATIME: u64 = libc::MOUNT_ATTR_NODIRATIME;
+    pub const NOSYMFOLLOW: u64 = libc::MOUNT_ATTR_NOSYMFOLLOW;
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], ...)`: change the flags and propagation
+/// of the mount `fd` refers to (attached or still detached), without a path a container could swap.
+pub fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+) -> io::Result<()> {
+    let mut attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: the path is a valid NUL-terminated empty string, `attr` is initialised and its size
+    // is passed; the kernel only reads it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes sure fds 0, 1 and 2 are open (on /dev/null if the caller closed them), so that no socket
+/// or file berth opens can land on a stdio number and be handed to the container as its stdio.
+pub fn ensure_stdio() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only queries the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: a constant NUL-terminated path; open returns the lowest free fd, which is
+            // `fd` itself since every lower one is open.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring for the caller.
+pub fn join_new_session_keyring() -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for a new anonymous keyring; no memory of ours is read or written.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
