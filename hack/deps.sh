@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building and testing berth needs on a fresh Debian machine (as root), once.
+set -euo pipefail
+need=()
+for pkg in busybox-static runc iproute2; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	echo "deps: installing ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "deps: cargo is not installed (install Rust with rustup)" >&2; exit 1; }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests and the integration tests on real
+# containers. Run as root from the repository: sudo bash hack/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -eq 0 ]; then
+	bash hack/deps.sh
+else
+	echo "test: not root: the integration tests will skip themselves" >&2
+fi
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --quiet
