@@ -1,0 +1,18 @@
+//! End-to-end tests of the runtime's CLI on real bundles: each test runs a busybox container
+//! and checks what the container saw (its output), not just exit codes.
+//!
+//! Needs root (otherwise every test prints "skipping: ..." and passes). The runtime under test
+//! is the berth binary, or `$BERTH_TEST_RUNTIME` (e.g. `/usr/sbin/runc`) to check the tests
+//! themselves against another runtime. Tests marked "berth-specific" are skipped then, unless
+//! `BERTH_TEST_FORCE_SPECIFIC=1`. compare.rs runs berth next to runc (`$BERTH_TEST_RUNC`,
+//! default /usr/sbin/runc) and is skipped when `$BERTH_TEST_RUNTIME` is set.
+
+#[macro_use]
+mod common;
+mod bad_input;
+mod bundle;
+mod compare;
+mod host;
+mod lifecycle;
+mod namespaces;
+mod rootfs;
