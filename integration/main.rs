@@ -10,6 +10,7 @@
 #[macro_use]
 mod common;
 mod bad_input;
+mod berth_cli;
 mod bundle;
 mod compare;
 mod host;

@@ -67,6 +67,7 @@ pub fn log(level: Level, msg: &str) {
         return;
     }
     let line = match logger.format {
+        _ if logger.file.is_none() => String::new(),
         Format::Json => json_line(level, msg, SystemTime::now()),
         Format::Text => format!(
             "time=\"{}\" level={} msg={}\n",
@@ -80,10 +81,10 @@ pub fn log(level: Level, msg: &str) {
         Some(f) => {
             let _ = (&*f).write_all(line.as_bytes());
         }
+        // For a person at a terminal: short lines. Errors reach stderr through main's report.
         None if level != Level::Error => {
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            eprintln!("berth: {}: {msg}", level.as_str());
         }
-        // Errors reach stderr through main's one-line report already.
         None => {}
     }
 }

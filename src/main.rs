@@ -30,10 +30,25 @@ fn main() {
     match cli::dispatch(parsed) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = e.to_string();
+            let msg = user_message(&e.to_string());
             logging::error(&msg);
             eprintln!("berth: {msg}");
             std::process::exit(1);
         }
     }
+}
+
+/// Rust's io::Error text ends in "(os error N)"; the user needs only the words before it.
+fn user_message(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" (os error ") {
+        out.push_str(&rest[..i]);
+        rest = match rest[i..].find(')') {
+            Some(j) => &rest[i + j + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }

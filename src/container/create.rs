@@ -238,12 +238,15 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     Ok(())
 }
 
-/// What the init mounts for a `type: cgroup` mount: each hierarchy's container directory.
+/// What the init mounts for a `type: cgroup` mount: each hierarchy's container directory. On a
+/// hybrid host the container sees the v1 hierarchies only, as under runc.
 fn cgroup_view(cg: &Cgroup, new_namespace: bool) -> cgroupfs::Sources {
     let hierarchies = cgroups::hierarchy::detect().unwrap_or_default();
+    let hybrid = cgroups::hierarchy::mode(&hierarchies) == cgroups::Mode::Hybrid;
     let hierarchies = cg
         .dirs
         .iter()
+        .filter(|d| !(hybrid && d.hierarchy == "unified"))
         .map(|d| {
             let h = hierarchies.iter().find(|h| h.name() == d.hierarchy);
             let name = h

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
 use rustix::net::{RecvFlags, SendFlags};
@@ -203,11 +203,13 @@ fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
 /// end-of-file once the exec succeeded, or the error if it failed.
 fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! {
     loop {
-        let conn = match rustix::net::accept(listener.as_fd()) {
-            Ok(c) => c,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => exit(1),
-        };
+        // Close-on-exec: `start` waits for this connection to close at the exec.
+        let conn =
+            match rustix::net::accept_with(listener.as_fd(), rustix::net::SocketFlags::CLOEXEC) {
+                Ok(c) => c,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => exit(1),
+            };
         let mut buf = [0u8; 16];
         match rustix::net::recv(conn.as_fd(), &mut buf, RecvFlags::empty()) {
             Ok((n, _)) if n > 0 => {}
@@ -218,7 +220,6 @@ fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! 
         let err = exec(p, program);
         let msg = format!("exec {}: {err}", program.to_string_lossy());
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
-        let _ = conn.as_raw_fd();
         exit(127)
     }
 }
