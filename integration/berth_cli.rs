@@ -134,3 +134,113 @@ fn kill_of_a_stopped_container_is_an_error() {
     c.delete(false).assert_ok();
     c.assert_no_leftovers();
 }
+
+/// A destination that climbs out of the rootfs through a relative symlink is refused by name;
+/// the host directory it points at stays untouched.
+#[test]
+fn mount_through_a_dotdot_symlink_is_refused() {
+    need_berth!();
+    let host = tempfile::tempdir().expect("tempdir");
+    let mut c = Container::new(Bundle::new().mount(json!({
+        "destination": "/evil/x", "type": "tmpfs", "source": "tmpfs"
+    })));
+    let depth = c.bundle.rootfs().components().count();
+    let up = "../".repeat(depth + 2);
+    let target = format!(
+        "{up}{}",
+        host.path().display().to_string().trim_start_matches('/')
+    );
+    std::os::unix::fs::symlink(&target, c.bundle.rootfs().join("evil")).expect("symlink");
+    let out = c.create(&[]);
+    out.assert_failed();
+    assert!(
+        out.stderr.contains("mounts[") && out.stderr.contains("leads out of the rootfs"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(host.path())
+            .expect("read host dir")
+            .count(),
+        0
+    );
+    c.assert_no_leftovers();
+}
+
+/// `--preserve-fds N` hands fds 3..3+N to the container; any other fd of the caller does not
+/// leak in.
+#[test]
+fn preserve_fds_passes_exactly_those() {
+    need_berth!();
+    use std::os::unix::process::CommandExt;
+    let c = Container::new(Bundle::new().args(&["sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd"]));
+    let b = c.bundle.path().display().to_string();
+    let root = c.root().display().to_string();
+    let out_path = c.bundle.path().join("fd3.out");
+    let fd3 = std::fs::File::create(&out_path).expect("create fd3 file");
+    let stray = std::fs::File::open("/etc/hostname").expect("open a stray file");
+    // Copies above 10, so that dup2 onto 3 and 4 never meets its own source (dup2(3, 3) would
+    // keep close-on-exec set).
+    let high = |f: &std::fs::File| {
+        // SAFETY: F_DUPFD_CLOEXEC only creates a new descriptor for an open file.
+        unsafe {
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(f),
+                libc::F_DUPFD_CLOEXEC,
+                10,
+            )
+        }
+    };
+    let (fd3_raw, stray_raw) = (high(&fd3), high(&stray));
+    assert!(fd3_raw >= 10 && stray_raw >= 10);
+    let mut cmd = std::process::Command::new(crate::common::runtime_bin());
+    cmd.args([
+        "--root",
+        &root,
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        &b,
+        &c.id,
+    ]);
+    // SAFETY: dup2 is async-signal-safe; the child only rearranges its own fds.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::dup2(fd3_raw, 3);
+            libc::dup2(stray_raw, 4);
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run berth");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&out_path).expect("read"),
+        "via-fd3\n"
+    );
+    // The container sees 0, 1, 2, 3 and ls's own directory fd (the lowest free, 4): the
+    // caller's fd 4 was not passed on.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let fds: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3", "4"], "{stdout}");
+    c.assert_no_leftovers();
+}
+
+/// CVE-2024-21626: a cwd through /proc/self/fd/N must not reach a directory of the runtime's.
+#[test]
+fn cwd_through_a_runtime_fd_is_refused() {
+    need_berth!();
+    for n in 3..12 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let mut c = Container::new(Bundle::new().set("/process/cwd", json!(cwd)).args(&["pwd"]));
+        let out = c.create(&[]);
+        if out.status.success() {
+            c.start().assert_ok();
+            let seen = c.wait_output("/");
+            let inside = seen.trim_start().starts_with('/') && !seen.contains("unreachable");
+            assert!(inside, "fd {n}: cwd {seen}");
+            c.delete(true).assert_ok();
+        }
+        c.assert_no_leftovers();
+    }
+}

@@ -131,6 +131,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     phase(&mut t, "cloning the init");
 
     cg.join(pid)?;
+    phase(&mut t, "joining the cgroup");
     parent_end
         .send_to_init(ToInit::Go)
         .map_err(sys_err("signalling the init"))?;

@@ -143,6 +143,15 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
 
     let p = &mut plan.process;
     rustix::process::chdir(&p.cwd).step(|| format!("chdir to process.cwd {}", p.cwd.display()))?;
+    // A cwd reached through an fd of the runtime (CVE-2024-21626: /proc/self/fd/N) would lie
+    // outside the container's root; the kernel then reports it as unreachable.
+    let cwd = rustix::process::getcwd(Vec::new()).step(|| "getcwd".into())?;
+    if !cwd.to_bytes().starts_with(b"/") {
+        return Err(StepError::msg(format!(
+            "process.cwd {} resolves outside the container's root",
+            p.cwd.display()
+        )));
+    }
     rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();

@@ -69,6 +69,17 @@ impl Plan {
         for (i, m) in c.spec.mounts().iter().flatten().enumerate() {
             let planned = mounts::Mount::plan(m, &c.bundle)
                 .map_err(|e| c.invalid(format!("mounts[{i}]"), e))?;
+            if let Some((link, target)) = resolve::escaping_symlink(&rootfs, &planned.destination) {
+                return Err(c.invalid(
+                    format!("mounts[{i}].destination"),
+                    format!(
+                        "{} leads out of the rootfs through the symlink {} -> {}",
+                        planned.destination.display(),
+                        link.display(),
+                        target.display()
+                    ),
+                ));
+            }
             plan_mounts.push(planned);
         }
         let dev_bound = plan_mounts.iter().any(|m| {

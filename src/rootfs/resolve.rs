@@ -126,6 +126,51 @@ fn split(rel: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
     }
 }
 
+/// The symlink (and its target) through which `dest` would climb above the rootfs with `..`,
+/// read on the host before clone to refuse such a config with a clear error. No real image
+/// needs that; absolute links (`/var/run -> /run`) are the image's own view and stay allowed.
+/// The init's RESOLVE_IN_ROOT resolution remains the boundary that holds under races.
+pub fn escaping_symlink(rootfs: &Path, dest: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut todo: Vec<(std::ffi::OsString, Option<(PathBuf, PathBuf)>)> = clean(dest)
+        .components()
+        .rev()
+        .map(|c| (c.as_os_str().to_owned(), None))
+        .collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some((comp, via)) = todo.pop() {
+        if comp == ".." {
+            if !cur.pop() && via.is_some() {
+                return via;
+            }
+            continue;
+        }
+        if comp == "." {
+            continue;
+        }
+        cur.push(&comp);
+        let Ok(target) = std::fs::read_link(rootfs.join(&cur)) else {
+            continue;
+        };
+        links += 1;
+        if links > 40 {
+            return None;
+        }
+        let link = Path::new("/").join(&cur);
+        cur.pop();
+        if target.is_absolute() {
+            cur = PathBuf::new();
+        }
+        let by = Some((link, target.clone()));
+        for c in target.components().rev() {
+            if let Component::Normal(_) | Component::ParentDir = c {
+                todo.push((c.as_os_str().to_owned(), by.clone()));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +203,21 @@ mod tests {
         assert!(inside.is_dir());
         assert!(root.path().join("tmp/x").is_dir());
         assert!(root.path().join("f").is_file());
+    }
+
+    #[test]
+    fn dotdot_escapes_are_found_absolute_links_are_not() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        symlink("../../../../etc", r.join("a/b/up")).unwrap();
+        symlink("/run", r.join("varrun")).unwrap();
+        symlink("../a", r.join("a/b/side")).unwrap();
+        let (link, target) = escaping_symlink(r, Path::new("/a/b/up/x")).unwrap();
+        assert_eq!(link, PathBuf::from("/a/b/up"));
+        assert_eq!(target, PathBuf::from("../../../../etc"));
+        assert_eq!(escaping_symlink(r, Path::new("/varrun/x")), None);
+        assert_eq!(escaping_symlink(r, Path::new("/a/b/side/b")), None);
+        assert_eq!(escaping_symlink(r, Path::new("/missing/dir")), None);
     }
 }
