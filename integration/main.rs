@@ -16,4 +16,5 @@ mod compare;
 mod host;
 mod lifecycle;
 mod namespaces;
+mod process;
 mod rootfs;

@@ -16,7 +16,7 @@ use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::state::{self, State, StateDir};
 use crate::sys::{self as raw, Forked};
-use crate::{logging, namespaces, process, rootfs, spec};
+use crate::{logging, namespaces, personality, process, procfs, rootfs, spec, sysctl};
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -95,6 +95,12 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         rootfs: rootfs::Plan::from_config(&config, o.no_pivot)?,
         process: process::Plan::from_config(&config, o.preserve_fds)?,
         new_keyring: o.new_keyring,
+        sysctl: sysctl::plan(&config)?,
+        personality: linux
+            .and_then(|l| l.personality().as_ref())
+            .map(personality::persona)
+            .transpose()
+            .map_err(|e| config.invalid("linux.personality", e))?,
     };
     phase(&mut t, "loading config.json");
 
@@ -132,6 +138,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
 
     cg.join(pid)?;
     phase(&mut t, "joining the cgroup");
+    if let Some(adj) = plan.process.oom_score_adj {
+        // Through the host's /proc, so nothing of the container's can redirect the write.
+        procfs::write(
+            Path::new(&format!("/proc/{pid}/oom_score_adj")),
+            &adj.to_string(),
+        )
+        .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
+    }
     parent_end
         .send_to_init(ToInit::Go)
         .map_err(sys_err("signalling the init"))?;

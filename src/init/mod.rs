@@ -15,7 +15,7 @@ use rustix::net::{RecvFlags, SendFlags};
 
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::process::{self, capabilities, rlimits, user};
-use crate::{namespaces, rootfs, sys};
+use crate::{namespaces, rootfs, sys, sysctl};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,10 @@ pub struct Plan {
     pub domainname: Option<String>,
     pub rootfs: rootfs::Plan,
     pub process: process::Plan,
+    /// `linux.sysctl`, checked to be namespaced.
+    pub sysctl: Vec<(String, String)>,
+    /// `linux.personality`.
+    pub personality: Option<u64>,
     /// Join a new session keyring, so the container cannot read the caller's keys.
     pub new_keyring: bool,
 }
@@ -124,10 +128,6 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     if plan.namespaces.new_cgroup {
         namespaces::unshare_cgroup().map_err(StepError::msg)?;
     }
-    if let Some(adj) = plan.process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .step(|| format!("setting oom_score_adj to {adj}"))?;
-    }
     if plan.new_keyring {
         sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
     }
@@ -140,6 +140,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     t.mark("namespaces");
 
     rootfs::prepare(&plan.rootfs, &mut t)?;
+    // Into the container's own /proc, before /proc/sys is made read-only.
+    sysctl::apply(&plan.sysctl)?;
+    rootfs::finish(&plan.rootfs, &mut t)?;
 
     let p = &mut plan.process;
     rustix::process::chdir(&p.cwd).step(|| format!("chdir to process.cwd {}", p.cwd.display()))?;
@@ -153,6 +156,15 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         )));
     }
     rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
+    if let Some((class, level)) = p.io_priority {
+        sys::ioprio_set(class, level).step(|| "setting process.ioPriority".into())?;
+    }
+    if let Some(attr) = &p.scheduler {
+        sys::sched_setattr(attr).step(|| "setting process.scheduler".into())?;
+    }
+    if let Some(persona) = plan.personality {
+        sys::personality(persona as libc::c_ulong).step(|| "setting linux.personality".into())?;
+    }
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
     apply_credentials(p)?;

@@ -2,7 +2,9 @@
 //! Everything is converted to C strings and numbers in the parent, before clone.
 
 pub mod capabilities;
+pub mod io_priority;
 pub mod rlimits;
+pub mod scheduler;
 pub mod user;
 
 use std::ffi::CString;
@@ -24,6 +26,9 @@ pub struct Plan {
     pub rlimits: Vec<rlimits::Limit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
+    /// (class, level) for ioprio_set.
+    pub io_priority: Option<(u32, u32)>,
+    pub scheduler: Option<libc::sched_attr>,
     /// File descriptors 3..3+N the caller passed for the container (`--preserve-fds`).
     pub preserve_fds: u32,
 }
@@ -95,6 +100,18 @@ impl Plan {
                 hard: r.hard(),
             });
         }
+        let io_priority = p
+            .io_priority()
+            .as_ref()
+            .map(io_priority::plan)
+            .transpose()
+            .map_err(|e| c.invalid("process.ioPriority", e))?;
+        let scheduler = p
+            .scheduler()
+            .as_ref()
+            .map(scheduler::plan)
+            .transpose()
+            .map_err(|e| c.invalid("process.scheduler", e))?;
         let user = p.user();
         Ok(Plan {
             args,
@@ -109,6 +126,8 @@ impl Plan {
             rlimits: limits,
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
+            io_priority,
+            scheduler,
             preserve_fds,
         })
     }

@@ -154,7 +154,11 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
 
     enter(&root, plan.no_pivot)?;
     t.mark("pivot_root");
+    Ok(())
+}
 
+/// After pivot_root: masked and read-only paths, propagation, and a read-only root last.
+pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     let new_root = mounts::reopen_dir(Path::new("/")).step(|| "opening /".into())?;
     for p in &plan.masked {
         paths::mask(new_root.as_fd(), p)?;

@@ -211,12 +211,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())) {
         return not_yet("process.selinuxLabel");
     }
-    if process.is_some_and(|p| p.io_priority().is_some()) {
-        return not_yet("process.ioPriority");
-    }
-    if process.is_some_and(|p| p.scheduler().is_some()) {
-        return not_yet("process.scheduler");
-    }
     if let Some(hooks) = spec.hooks() {
         let any = [
             hooks.prestart(),
@@ -235,12 +229,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     if let Some(linux) = linux {
         if linux.seccomp().is_some() {
             return not_yet("linux.seccomp");
-        }
-        if linux.sysctl().as_ref().is_some_and(|m| !m.is_empty()) {
-            return not_yet("linux.sysctl");
-        }
-        if linux.personality().is_some() {
-            return not_yet("linux.personality");
         }
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");

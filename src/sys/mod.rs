@@ -155,3 +155,47 @@ pub fn join_new_session_keyring() -> io::Result<()> {
     }
     Ok(())
 }
+
+fn check(ret: libc::c_long) -> io::Result<()> {
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level) for the calling process.
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    let prio = ((class << 13) | level) as libc::c_long;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) })
+}
+
+/// sched_setattr(0, attr, 0) for the calling thread.
+pub fn sched_setattr(attr: &libc::sched_attr) -> io::Result<()> {
+    // SAFETY: `attr` is a fully initialised sched_attr whose `size` field names its size; the
+    // kernel only reads it.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0,
+            attr as *const libc::sched_attr,
+            0,
+        )
+    })
+}
+
+/// A zeroed sched_attr with its size set.
+pub fn sched_attr() -> libc::sched_attr {
+    // SAFETY: sched_attr is a plain C struct of integers; zero is valid for every field.
+    let mut a: libc::sched_attr = unsafe { std::mem::zeroed() };
+    a.size = std::mem::size_of::<libc::sched_attr>() as u32;
+    a
+}
+
+/// personality(persona) for the calling process.
+pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: an integer argument; personality only changes this process's execution domain.
+    let ret = unsafe { libc::personality(persona) };
+    check(ret as libc::c_long)
+}

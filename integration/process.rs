@@ -1,0 +1,150 @@
+//! The process's attributes, as the container sees them in /proc/1 and through its tools:
+//! user and groups, umask, rlimits, oom_score_adj, sysctl, I/O priority, scheduler,
+//! personality.
+
+use crate::bundle::Bundle;
+use crate::common::Container;
+use serde_json::json;
+
+/// Runs `script` as the container's process with config changes; returns what it printed.
+fn observe(bundle: Bundle, script: &str) -> String {
+    let c = Container::new(bundle.args(&["sh", "-c", script]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    c.assert_no_leftovers();
+    out.stdout
+}
+
+#[test]
+fn user_groups_and_umask() {
+    need_root!();
+    let b = Bundle::new().set(
+        "/process/user",
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 65534], "umask": 63}),
+    );
+    let out = observe(b, "id -u; id -g; id -G; umask");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000", "{out}");
+    assert_eq!(lines[1], "1001", "{out}");
+    let mut groups: Vec<&str> = lines[2].split_whitespace().collect();
+    groups.sort_unstable();
+    assert_eq!(groups, ["1001", "5", "65534"], "{out}");
+    assert_eq!(lines[3], "0077", "{out}");
+}
+
+#[test]
+fn rlimits_are_applied() {
+    need_root!();
+    let b = Bundle::new().set(
+        "/process/rlimits",
+        json!([
+            {"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
+            {"type": "RLIMIT_NPROC", "soft": 77, "hard": 88}
+        ]),
+    );
+    let out = observe(b, "grep -E 'open files|processes' /proc/1/limits");
+    assert!(
+        out.contains("Max open files            321                  654"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Max processes             77                   88"),
+        "{out}"
+    );
+}
+
+#[test]
+fn oom_score_adj_is_set() {
+    need_root!();
+    let out = observe(
+        Bundle::new().set("/process/oomScoreAdj", json!(345)),
+        "cat /proc/1/oom_score_adj",
+    );
+    assert_eq!(out.trim(), "345");
+}
+
+#[test]
+fn namespaced_sysctls_are_set() {
+    need_root!();
+    let b = Bundle::new().set(
+        "/linux/sysctl",
+        json!({"kernel.shmmni": "1234", "net.ipv4.ip_forward": "1"}),
+    );
+    let out = observe(
+        b,
+        "cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward",
+    );
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["1234", "1"]);
+    // The host's values are untouched.
+    let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").expect("host shmmni");
+    assert_ne!(host.trim(), "1234");
+}
+
+/// berth-specific: a sysctl no namespace of the container scopes would change the host.
+#[test]
+fn host_wide_sysctls_are_refused() {
+    need_berth!();
+    for (key, namespaces) in [
+        (
+            "vm.swappiness",
+            json!([{"type": "pid"}, {"type": "mount"}, {"type": "network"}]),
+        ),
+        (
+            "net.ipv4.ip_forward",
+            json!([{"type": "pid"}, {"type": "mount"}]),
+        ),
+    ] {
+        let before = std::fs::read_to_string("/proc/sys/vm/swappiness").expect("swappiness");
+        let b = Bundle::new()
+            .set("/linux/namespaces", namespaces)
+            .set("/hostname", json!(null))
+            .set("/linux/sysctl", json!({key: "1"}));
+        let mut c = Container::new(b);
+        let out = c.create(&[]);
+        out.assert_failed();
+        assert!(
+            out.stderr.contains(&format!("linux.sysctl.{key}")),
+            "{}",
+            out.stderr
+        );
+        c.assert_no_leftovers();
+        let after = std::fs::read_to_string("/proc/sys/vm/swappiness").expect("swappiness");
+        assert_eq!(before, after);
+    }
+}
+
+#[test]
+fn io_priority_is_set() {
+    need_root!();
+    let b = Bundle::new().set(
+        "/process/ioPriority",
+        json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+    );
+    let out = observe(b, "ionice -p 1");
+    assert!(
+        out.contains("best-effort") && out.contains("prio 6"),
+        "{out}"
+    );
+}
+
+#[test]
+fn scheduler_policy_and_nice() {
+    need_root!();
+    let b = Bundle::new().set(
+        "/process/scheduler",
+        json!({"policy": "SCHED_BATCH", "nice": 7}),
+    );
+    // /proc/1/stat: field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    let out = observe(b, "cut -d' ' -f19,41 /proc/1/stat");
+    assert_eq!(out.trim(), "7 3", "{out}");
+}
+
+#[test]
+fn personality_linux32() {
+    need_root!();
+    let b = Bundle::new().set("/linux/personality", json!({"domain": "LINUX32"}));
+    let out = observe(b, "cat /proc/1/personality; uname -m");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "00000008", "{out}");
+    assert_eq!(lines[1], "i686", "{out}");
+}

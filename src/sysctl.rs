@@ -1,0 +1,116 @@
+//! `linux.sysctl`: only keys the container's own namespaces scope (IPC, network, UTS) are
+//! accepted; anything else would change the host for everyone and is refused by name.
+//! Written after pivot_root into the container's /proc, before /proc/sys is made read-only.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::init::{Context, StepError};
+use crate::procfs;
+use crate::spec::{Config, SpecError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Ipc,
+    Net,
+    Uts,
+}
+
+/// Which namespace makes `key` private to the container, if any.
+pub fn scope(key: &str) -> Option<Scope> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(Scope::Ipc)
+    } else if key.starts_with("net.") {
+        Some(Scope::Net)
+    } else if key == "kernel.domainname" {
+        Some(Scope::Uts)
+    } else {
+        None
+    }
+}
+
+/// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward` (a key may use / as separator too).
+pub fn path(key: &str) -> PathBuf {
+    PathBuf::from("/proc/sys").join(key.replace('.', "/"))
+}
+
+/// The config's sysctls, each checked to be scoped by a namespace the container has.
+pub fn plan(c: &Config) -> Result<Vec<(String, String)>, SpecError> {
+    let Some(linux) = c.spec.linux().as_ref() else {
+        return Ok(Vec::new());
+    };
+    let has = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (key, value) in linux.sysctl().iter().flatten() {
+        let field = format!("linux.sysctl.{key}");
+        let needed = match scope(&key.replace('/', ".")) {
+            None => {
+                return Err(c.invalid(
+                    field,
+                    "is not namespaced: setting it would change the host for everyone",
+                ))
+            }
+            Some(Scope::Ipc) => ("ipc", LinuxNamespaceType::Ipc),
+            Some(Scope::Net) => ("network", LinuxNamespaceType::Network),
+            Some(Scope::Uts) => ("uts", LinuxNamespaceType::Uts),
+        };
+        if !has(needed.1) {
+            return Err(c.invalid(
+                field,
+                format!(
+                    "needs a {} namespace in linux.namespaces, or the host's value would change",
+                    needed.0
+                ),
+            ));
+        }
+        if key.contains("..") || key.starts_with('/') {
+            return Err(c.invalid(field, "is not a sysctl name"));
+        }
+        out.push((key.clone(), value.clone()));
+    }
+    // A stable order: HashMap order would make runs differ.
+    out.sort();
+    Ok(out)
+}
+
+pub fn apply(settings: &[(String, String)]) -> Result<(), StepError> {
+    for (key, value) in settings {
+        procfs::write(&path(key), value).step(|| format!("setting sysctl {key}={value}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        assert_eq!(scope("net.ipv4.ip_forward"), Some(Scope::Net));
+        assert_eq!(scope("kernel.shmmax"), Some(Scope::Ipc));
+        assert_eq!(scope("fs.mqueue.msg_max"), Some(Scope::Ipc));
+        assert_eq!(scope("kernel.domainname"), Some(Scope::Uts));
+        assert_eq!(scope("kernel.hostname"), None);
+        assert_eq!(scope("vm.swappiness"), None);
+        assert_eq!(scope("kernel.pid_max"), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            path("net.ipv4.ip_forward"),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+    }
+}
