@@ -244,3 +244,30 @@ fn cwd_through_a_runtime_fd_is_refused() {
         c.assert_no_leftovers();
     }
 }
+
+/// CVE-2019-5736: the created container's init runs from a sealed copy of berth, so its
+/// /proc/<pid>/exe cannot be reopened to overwrite the host's berth binary.
+#[test]
+fn init_exe_is_a_sealed_copy_not_the_host_binary() {
+    need_berth!();
+    let host_bin = crate::common::runtime_bin();
+    let before = std::fs::read(&host_bin).expect("read berth");
+    let mut c = Container::new(Bundle::new().args(&["sleep", "100"]));
+    c.create(&[]).assert_ok();
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let exe = format!("/proc/{pid}/exe");
+    let link = std::fs::read_link(&exe).expect("readlink exe");
+    assert!(
+        link.to_string_lossy().starts_with("/memfd:berth"),
+        "{}",
+        link.display()
+    );
+    let write = std::fs::OpenOptions::new().append(true).open(&exe);
+    assert!(write.is_err(), "the init's exe opened for writing");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+    assert!(
+        std::fs::read(&host_bin).expect("read berth") == before,
+        "berth binary changed"
+    );
+}

@@ -14,6 +14,18 @@ fn main() {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    // Commands that clone a container's init run from a sealed copy of berth (see sys::exe).
+    let clones_init = matches!(
+        parsed.command,
+        Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. })
+    );
+    if clones_init && !berth::sys::exe::running_sealed() {
+        let e = berth::sys::exe::reexec_sealed();
+        eprintln!(
+            "berth: re-executing from a sealed copy of the binary (CVE-2019-5736 defence): {e}"
+        );
+        std::process::exit(1);
+    }
     if parsed.version {
         print!("{}", cli::version_text());
         return;

@@ -1,6 +1,9 @@
-//! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`.
+//! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
+//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`; and the sealed re-exec (exe.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
+
+pub mod exe;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
