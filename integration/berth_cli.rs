@@ -51,8 +51,11 @@ fn unsupported_fields_are_refused_by_name() {
         ),
         ("/process/terminal", json!(true), "process.terminal"),
         (
-            "/linux/sysctl",
-            json!({"net.ipv4.ip_forward": "1"}),
+            (
+                "/hooks",
+                json!({"prestart": [{"path": "/bin/true"}]}),
+                "hooks",
+            ),
             "linux.sysctl",
         ),
     ] {
