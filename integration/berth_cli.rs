@@ -51,12 +51,9 @@ fn unsupported_fields_are_refused_by_name() {
         ),
         ("/process/terminal", json!(true), "process.terminal"),
         (
-            (
-                "/hooks",
-                json!({"prestart": [{"path": "/bin/true"}]}),
-                "hooks",
-            ),
-            "linux.sysctl",
+            "/hooks",
+            json!({"prestart": [{"path": "/bin/true"}]}),
+            "hooks",
         ),
     ] {
         let mut c = Container::new(Bundle::new().set(pointer, value));
