@@ -51,6 +51,16 @@ fn unsupported_fields_are_refused_by_name() {
         ),
         ("/process/terminal", json!(true), "process.terminal"),
         (
+            "/process/apparmorProfile",
+            json!("docker-default"),
+            "process.apparmorProfile",
+        ),
+        (
+            "/process/selinuxLabel",
+            json!("system_u:system_r:container_t:s0"),
+            "process.selinuxLabel",
+        ),
+        (
             "/hooks",
             json!({"prestart": [{"path": "/bin/true"}]}),
             "hooks",
