@@ -281,3 +281,33 @@ fn init_exe_is_a_sealed_copy_not_the_host_binary() {
         "berth binary changed"
     );
 }
+
+/// CVE-2025-31133 class: masking binds the container's /dev/null over files; a /dev/null that
+/// is not the real 1:3 device (here a regular file from a bound /dev) is refused, not used.
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    need_berth!();
+    let fake_dev = tempfile::tempdir().expect("tempdir");
+    std::fs::write(fake_dev.path().join("null"), "not a device").expect("fake null");
+    let b = Bundle::new()
+        .set("/linux/maskedPaths", json!(["/proc/keys"]))
+        .set("/linux/readonlyPaths", json!([]));
+    let dev = fake_dev.path().display().to_string();
+    // Replace the /dev tmpfs with a bind of the fake directory, keeping the other mounts.
+    let mut cfg = b.config.clone();
+    for m in cfg["mounts"].as_array_mut().expect("mounts") {
+        if m["destination"] == "/dev" {
+            *m =
+                json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["rbind"]});
+        }
+    }
+    let mut c = Container::new(b.set("/mounts", cfg["mounts"].clone()));
+    let out = c.create(&[]);
+    out.assert_failed();
+    assert!(out.stderr.contains("not the null device"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(fake_dev.path().join("null")).expect("read"),
+        "not a device"
+    );
+    c.assert_no_leftovers();
+}
