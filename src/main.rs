@@ -14,6 +14,14 @@ fn main() {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    // --preserve-fds N hands 3..3+N to the container: they must be the caller's, checked before
+    // berth opens anything that could take one of those numbers.
+    if let Some(n) = cli::preserve_fds(&parsed) {
+        if let Err(e) = berth::sys::check_open_fds(3, n) {
+            eprintln!("berth: --preserve-fds {n}: {e}");
+            std::process::exit(1);
+        }
+    }
     // Commands that clone a container's init run from a sealed copy of berth (see sys::exe).
     let clones_init = matches!(
         parsed.command,

@@ -2,7 +2,7 @@
 //! accepted; anything else would change the host for everyone and is refused by name.
 //! Written after pivot_root into the container's /proc, before /proc/sys is made read-only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -40,9 +40,14 @@ pub fn scope(key: &str) -> Option<Scope> {
     }
 }
 
-/// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward` (a key may use / as separator too).
+/// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`; a key written with `/` is taken
+/// as is, so interface names holding dots (`net/ipv4/conf/eth0.100/forwarding`) keep them.
 pub fn path(key: &str) -> PathBuf {
-    PathBuf::from("/proc/sys").join(key.replace('.', "/"))
+    if key.contains('/') {
+        PathBuf::from("/proc/sys").join(key)
+    } else {
+        PathBuf::from("/proc/sys").join(key.replace('.', "/"))
+    }
 }
 
 /// The config's sysctls, each checked to be scoped by a namespace the container has.
@@ -50,7 +55,17 @@ pub fn plan(c: &Config) -> Result<Vec<(String, String)>, SpecError> {
     let Some(linux) = c.spec.linux().as_ref() else {
         return Ok(Vec::new());
     };
-    let has = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
+    // The container has its own namespace of type `t`: a new one, or one joined by path that
+    // is not the one berth itself (the host) is in.
+    let has = |t: LinuxNamespaceType| {
+        linux.namespaces().iter().flatten().any(|n| {
+            n.typ() == t
+                && n.path().as_ref().is_none_or(|p| {
+                    let own = format!("/proc/self/ns/{}", proc_ns_name(t));
+                    !same_file(p, Path::new(&own))
+                })
+        })
+    };
     let mut out: Vec<(String, String)> = Vec::new();
     for (key, value) in linux.sysctl().iter().flatten() {
         let field = format!("linux.sysctl.{key}");
@@ -84,6 +99,22 @@ pub fn plan(c: &Config) -> Result<Vec<(String, String)>, SpecError> {
     Ok(out)
 }
 
+fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Ipc => "ipc",
+        _ => "uts",
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 pub fn apply(settings: &[(String, String)]) -> Result<(), StepError> {
     for (key, value) in settings {
         procfs::write(&path(key), value).step(|| format!("setting sysctl {key}={value}"))?;
@@ -111,6 +142,10 @@ mod tests {
         assert_eq!(
             path("net.ipv4.ip_forward"),
             PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+        assert_eq!(
+            path("net/ipv4/conf/eth0.100/forwarding"),
+            PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/forwarding")
         );
     }
 }

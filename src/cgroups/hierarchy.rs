@@ -157,11 +157,13 @@ pub fn container_path(h: &Hierarchy, cgroups_path: Option<&Path>, id: &str, own:
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from(id),
     };
-    if p.is_absolute() {
+    let full = if p.is_absolute() {
         p
     } else {
         own_cgroup(h, own).join(p)
-    }
+    };
+    // `..` must not climb out of the hierarchy (runc cleans the path the same way).
+    Path::new("/").join(crate::rootfs::resolve::clean(&full))
 }
 
 #[cfg(test)]
@@ -220,6 +222,14 @@ mod tests {
         assert_eq!(
             container_path(&hs[4], None, "id", own),
             PathBuf::from("/id")
+        );
+        assert_eq!(
+            container_path(mem, Some(Path::new("/../../tmp/x")), "id", own),
+            PathBuf::from("/tmp/x")
+        );
+        assert_eq!(
+            container_path(mem, Some(Path::new("../../../up")), "id", own),
+            PathBuf::from("/up")
         );
     }
 

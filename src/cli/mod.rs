@@ -105,7 +105,6 @@ pub enum Command {
         keep: bool,
     },
     /// List containers.
-    #[command(alias = "ps")]
     List {
         #[arg(short = 'f', long, value_enum, default_value = "table")]
         format: ListFormat,
@@ -167,6 +166,14 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The `--preserve-fds` count of a create or run.
+pub fn preserve_fds(cli: &Cli) -> Option<u32> {
+    match &cli.command {
+        Some(Command::Create(a)) | Some(Command::Run { create: a, .. }) => Some(a.preserve_fds),
+        _ => None,
+    }
 }
 
 pub fn version_text() -> String {

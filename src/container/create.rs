@@ -117,6 +117,20 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let cg = Cgroup::create(cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
     plan.rootfs.cgroups = cgroup_view(&cg, plan.namespaces.new_cgroup);
+    // Provisional state (no init yet: "stopped"), so that if this process is killed from here
+    // on, `delete` still finds the cgroup to remove.
+    let mut st = State {
+        id: o.id.to_string(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: plan.rootfs.rootfs.clone(),
+        created: logging::rfc3339(std::time::SystemTime::now()),
+        annotations: config.spec.annotations().clone().unwrap_or_default(),
+        cgroup: cg.clone(),
+        own_pid_ns: plan.namespaces.new_pid,
+    };
+    dir.save(&st)?;
     phase(&mut t, "creating the cgroup");
 
     let listener = listen(&dir.start_socket())?;
@@ -169,17 +183,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
 
     let (start_time, _) = state::proc_stat(pid)
         .ok_or_else(|| Error::Init("the container's init exited during setup".into()))?;
-    let st = State {
-        id: o.id.to_string(),
-        pid,
-        start_time,
-        bundle: bundle.clone(),
-        rootfs: plan.rootfs.rootfs.clone(),
-        created: logging::rfc3339(std::time::SystemTime::now()),
-        annotations: config.spec.annotations().clone().unwrap_or_default(),
-        cgroup: cg.clone(),
-        own_pid_ns: plan.namespaces.new_pid,
-    };
+    st.pid = pid;
+    st.start_time = start_time;
     dir.save(&st)?;
     if let Some(pf) = o.pid_file {
         write_pid_file(pf, pid)?;
@@ -243,14 +248,32 @@ pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(sock)
 }
 
+/// Writes the pid file atomically through a temp file created exclusively (O_EXCL: never
+/// through a symlink someone planted at a predictable name).
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    use std::io::Write;
+    let what = || format!("writing the pid file {}", path.display());
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    state::write_atomic(&tmp, path, pid.to_string().as_bytes())?;
-    Ok(())
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let tmp = path.with_file_name(format!(".{name}.{}.{nanos}", std::process::id()));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(sys_err(what()))?;
+    let written = f
+        .write_all(pid.to_string().as_bytes())
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(sys_err(what()))
 }
 
 /// What the init mounts for a `type: cgroup` mount: each hierarchy's container directory. On a

@@ -8,11 +8,19 @@ use std::time::{Duration, Instant};
 
 use super::kill::{kill_all, signal_init};
 use super::{Container, Error};
-use crate::state::{State, Status};
+use crate::state::{self, State, StateError, Status};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
+    let first = match Container::load(root, id) {
+        Err(Error::State(StateError::NotFound(_))) => return remove_remains(root, id, force),
+        r => r?,
+    };
+    let _lock = first.dir.lock()?;
+    // Re-read under the lock: another delete (and a new create of the id) may have come first.
     let c = Container::load(root, id)?;
-    let _lock = c.dir.lock()?;
+    if (c.state.pid, c.state.start_time) != (first.state.pid, first.state.start_time) {
+        return Err(crate::state::StateError::NotFound(id.into()).into());
+    }
     let status = c.state.status(&c.dir);
     match status {
         Status::Stopped | Status::Created => {}
@@ -68,4 +76,20 @@ fn stop(st: &State) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// No state.json: a create killed before it wrote one may have left its directory. As runc,
+/// `--force` on an id that does not exist at all is not an error.
+fn remove_remains(root: &Path, id: &str, force: bool) -> Result<(), Error> {
+    state::validate_id(id)?;
+    let dir = root.join(id);
+    if dir.is_dir() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(super::sys_err(format!("removing {}", dir.display())))?;
+        return Ok(());
+    }
+    if force {
+        return Ok(());
+    }
+    Err(StateError::NotFound(id.into()).into())
 }

@@ -24,6 +24,31 @@ pub fn parse_signal(s: &str) -> Result<i32, Error> {
     } else {
         format!("SIG{upper}")
     };
+    let rt = |base: i32, rest: &str| -> Option<i32> {
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().ok()?
+        };
+        Some(base + off)
+    };
+    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
+        let n = rt(libc::SIGRTMIN(), rest.strip_prefix('+').unwrap_or(rest)).ok_or_else(bad)?;
+        return if n <= libc::SIGRTMAX() {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    if let Some(rest) = name.strip_prefix("SIGRTMAX") {
+        let off = rt(0, rest.strip_prefix('-').unwrap_or(rest)).ok_or_else(bad)?;
+        let n = libc::SIGRTMAX() - off;
+        return if n >= libc::SIGRTMIN() {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
     name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
 }
 
@@ -52,10 +77,7 @@ pub fn signal_init(st: &State, signal: i32) -> std::io::Result<()> {
     if !st.init_alive() {
         return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
     }
-    let sig = rustix::process::Signal::from_named_raw(signal)
-        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    rustix::process::pidfd_send_signal(pidfd.as_fd(), sig)?;
-    Ok(())
+    crate::sys::pidfd_send_signal(pidfd.as_fd(), signal)
 }
 
 /// Signals every process in the container's cgroup.
@@ -80,5 +102,8 @@ mod tests {
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());
         assert!(parse_signal("99").is_err());
+        assert_eq!(parse_signal("37").unwrap(), 37);
+        assert_eq!(parse_signal("RTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
+        assert_eq!(parse_signal("SIGRTMAX").unwrap(), libc::SIGRTMAX());
     }
 }

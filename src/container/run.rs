@@ -7,39 +7,29 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::{create, delete, start, CreateOptions, Error};
-
-/// Signals a foreground `run` passes on to the container (the rest keep their default action).
-const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGPIPE,
-    Signal::SIGALRM,
-    Signal::SIGCONT,
-    Signal::SIGTSTP,
-    Signal::SIGTTIN,
-    Signal::SIGTTOU,
-    Signal::SIGWINCH,
-    Signal::SIGURG,
-    Signal::SIGIO,
-    Signal::SIGPWR,
-];
+use super::{create, delete, start, sys_err, CreateOptions, Error};
 
 /// Runs the container; returns the exit code `berth run` should exit with.
 pub fn run(o: &CreateOptions, detach: bool) -> Result<i32, Error> {
-    let mut set = SigSet::empty();
+    // Every catchable signal (real-time ones included) is blocked before the clone, so none is
+    // missed before the wait loop: SIGCHLD ends the wait, the rest go to the container. The
+    // synchronous fault signals stay unblocked so that a crash of berth is still a crash.
+    let mut set = SigSet::all();
+    for s in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGTRAP,
+        Signal::SIGABRT,
+    ] {
+        set.remove(s);
+    }
     if !detach {
-        // Blocked before the clone, so no signal and no SIGCHLD can be missed before the wait.
-        for s in FORWARDED {
-            set.add(*s);
-        }
-        set.add(Signal::SIGCHLD);
         set.thread_block()
-            .map_err(|e| super::sys_err("blocking signals")(e.into()))?;
+            .map_err(|e| sys_err("blocking signals")(e.into()))?;
     }
     let created = create(o)?;
     if let Err(e) = start(o.root, o.id) {
@@ -51,14 +41,14 @@ pub fn run(o: &CreateOptions, detach: bool) -> Result<i32, Error> {
     }
     let pid = Pid::from_raw(created.state.pid);
     let code = loop {
-        let sig = set
-            .wait()
-            .map_err(|e| super::sys_err("waiting for signals")(e.into()))?;
-        if sig != Signal::SIGCHLD {
+        // SAFETY: sigwaitinfo with a valid, initialised set; a NULL info pointer is allowed.
+        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), std::ptr::null_mut()) };
+        if sig < 0 {
+            continue; // EINTR
+        }
+        if sig != libc::SIGCHLD {
             if let Some(fd) = &created.pidfd {
-                if let Some(s) = rustix::process::Signal::from_named_raw(sig as i32) {
-                    let _ = rustix::process::pidfd_send_signal(fd.as_fd(), s);
-                }
+                let _ = crate::sys::pidfd_send_signal(fd.as_fd(), sig);
             }
             continue;
         }
@@ -67,7 +57,7 @@ pub fn run(o: &CreateOptions, detach: bool) -> Result<i32, Error> {
             Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
             Ok(_) => continue,
             Err(nix::errno::Errno::ECHILD) => break 255,
-            Err(e) => return Err(super::sys_err("waiting for the container")(e.into())),
+            Err(e) => return Err(sys_err("waiting for the container")(e.into())),
         }
     };
     let _ =

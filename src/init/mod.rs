@@ -121,6 +121,10 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         _ => return Ok(None),
     }
     let mut t = Timings::new();
+    // Not dumpable until exec: no process of the container may ptrace or open this one's
+    // /proc files while it holds the runtime's state (exec resets it).
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .step(|| "prctl PR_SET_DUMPABLE".into())?;
     // Nodes and directories get exactly the modes the config asks for.
     rustix::process::umask(rustix::fs::Mode::empty());
 
@@ -193,27 +197,17 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
 /// Capabilities and user, in the order the kernel requires: the bounding set needs
 /// CAP_SETPCAP (so before the uid switch), keep-caps carries the permitted set across it.
 fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
-    if let Some(caps) = &p.caps {
-        for n in 0..=p.last_cap {
-            if caps.bounding & (1 << n) == 0 {
-                rustix::thread::remove_capability_from_bounding_set(
-                    rustix::thread::CapabilitySet::from_bits_retain(1 << n),
-                )
-                .step(|| {
-                    format!(
-                        "dropping {} from the bounding set",
-                        capabilities::NAMES[n as usize]
-                    )
-                })?;
-            }
-        }
-        rustix::thread::set_keep_capabilities(true).step(|| "prctl keep-caps".into())?;
-    }
+    capabilities::drop_bounding(&p.caps, p.last_cap).map_err(|(n, e)| StepError {
+        step: format!(
+            "dropping {} from the bounding set",
+            capabilities::NAMES[n as usize]
+        ),
+        source: Some(e),
+    })?;
+    rustix::thread::set_keep_capabilities(true).step(|| "prctl keep-caps".into())?;
     user::switch(p.uid, p.gid, &p.groups).map_err(StepError::msg)?;
-    if let Some(caps) = &p.caps {
-        rustix::thread::set_keep_capabilities(false).step(|| "prctl keep-caps".into())?;
-        capabilities::apply(caps).step(|| "setting capabilities".into())?;
-    }
+    rustix::thread::set_keep_capabilities(false).step(|| "prctl keep-caps".into())?;
+    capabilities::apply(&p.caps).step(|| "setting capabilities".into())?;
     if p.no_new_privileges {
         rustix::thread::set_no_new_privs(true).step(|| "prctl no_new_privs".into())?;
     }
@@ -247,6 +241,14 @@ fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! 
 
 fn exec(p: &process::Plan, program: &CString) -> io::Error {
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(p.umask));
+    // Rust's runtime ignores SIGPIPE, and an ignored signal stays ignored across exec: the
+    // program starts with every disposition at its default, as under runc.
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting a disposition to SIG_DFL installs no handler.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
     // The parent of `run` blocks signals so none is lost before it waits; the program starts
     // with none blocked.
     let _ = nix::sys::signal::sigprocmask(

@@ -87,6 +87,18 @@ pub fn last_cap() -> u32 {
         .unwrap_or(40)
 }
 
+/// Removes from the bounding set every capability not in `sets.bounding`. Needs CAP_SETPCAP,
+/// so it runs before the uid switch; the error names the capability that failed.
+pub fn drop_bounding(sets: &Sets, last_cap: u32) -> Result<(), (u32, std::io::Error)> {
+    for n in 0..=last_cap {
+        if sets.bounding & (1 << n) == 0 {
+            thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << n))
+                .map_err(|e| (n, e.into()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Sets effective, permitted, inheritable and ambient. Runs after the uid switch with keep-caps
 /// set, so the permitted set still holds what the new sets need; the bounding set was reduced
 /// before the switch (that needs CAP_SETPCAP).

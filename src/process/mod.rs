@@ -21,7 +21,8 @@ pub struct Plan {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub umask: u32,
-    pub caps: Option<capabilities::Sets>,
+    /// An absent `process.capabilities` means no capabilities at all, as under runc.
+    pub caps: capabilities::Sets,
     pub last_cap: u32,
     pub rlimits: Vec<rlimits::Limit>,
     pub no_new_privileges: bool,
@@ -59,23 +60,26 @@ impl Plan {
             env.push(cstring(c, &format!("process.env[{i}]"), e)?);
         }
         let last_cap = capabilities::last_cap();
-        let caps = p.capabilities().as_ref().map(|caps| {
-            let m = |set: &Option<oci_spec::runtime::Capabilities>| {
-                let names: Vec<String> = set
-                    .iter()
-                    .flatten()
-                    .map(|cap| format!("CAP_{cap}"))
-                    .collect();
-                capabilities::mask(names.iter().map(String::as_str), last_cap)
-            };
-            capabilities::Sets {
-                bounding: m(caps.bounding()),
-                effective: m(caps.effective()),
-                inheritable: m(caps.inheritable()),
-                permitted: m(caps.permitted()),
-                ambient: m(caps.ambient()),
-            }
-        });
+        let caps = p
+            .capabilities()
+            .as_ref()
+            .map_or_else(capabilities::Sets::default, |caps| {
+                let m = |set: &Option<oci_spec::runtime::Capabilities>| {
+                    let names: Vec<String> = set
+                        .iter()
+                        .flatten()
+                        .map(|cap| format!("CAP_{cap}"))
+                        .collect();
+                    capabilities::mask(names.iter().map(String::as_str), last_cap)
+                };
+                capabilities::Sets {
+                    bounding: m(caps.bounding()),
+                    effective: m(caps.effective()),
+                    inheritable: m(caps.inheritable()),
+                    permitted: m(caps.permitted()),
+                    ambient: m(caps.ambient()),
+                }
+            });
         let mut limits = Vec::new();
         for (i, r) in p.rlimits().iter().flatten().enumerate() {
             let name = serde_json::to_value(r.typ())
@@ -179,8 +183,16 @@ impl Plan {
 
     /// Adds HOME from the container's /etc/passwd when the config does not set it.
     pub fn add_home(&mut self) {
+        use std::io::Read;
         if self.env_value("HOME").is_none() {
-            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            // The image's file: only a regular file, and only its first MiB (a FIFO or
+            // /dev/zero placed there must not hang or exhaust the init).
+            let mut passwd = String::new();
+            if let Ok(f) = std::fs::File::open("/etc/passwd") {
+                if f.metadata().is_ok_and(|m| m.is_file()) {
+                    let _ = f.take(1 << 20).read_to_string(&mut passwd);
+                }
+            }
             if let Ok(home) = CString::new(format!("HOME={}", user::home(&passwd, self.uid))) {
                 self.env.push(home);
             }

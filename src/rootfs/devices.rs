@@ -90,9 +90,9 @@ pub fn create(root: BorrowedFd<'_>, d: &Device) -> Result<(), StepError> {
         Some(Gid::from_raw(d.gid)),
         flags,
     )
-    .step(what)?;
-    // mknod applied the umask; the config's mode is exact.
-    rfs::chmodat(dir.as_fd(), &name, mode, AtFlags::empty()).step(what)
+    .step(what)
+    // No chmod: the init runs with umask 0, so mknod's mode is already exact, and a chmod by
+    // path would follow a symlink swapped in meanwhile.
 }
 
 /// The links a program expects in /dev.

@@ -31,6 +31,8 @@ pub struct Plan {
     pub masked: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub cgroups: cgroupfs::Sources,
+    /// `process.cwd`, created inside the rootfs if missing (as runc does).
+    pub cwd: PathBuf,
 }
 
 fn propagation(value: &str) -> Option<u64> {
@@ -112,6 +114,12 @@ impl Plan {
             masked: paths(linux.and_then(|l| l.masked_paths().as_ref())),
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             cgroups: cgroupfs::Sources::default(),
+            cwd: c
+                .spec
+                .process()
+                .as_ref()
+                .map(|p| p.cwd().clone())
+                .unwrap_or_else(|| PathBuf::from("/")),
         })
     }
 }
@@ -151,6 +159,8 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
         devices::create(root.as_fd(), d)?;
     }
     t.mark("devices");
+    resolve::mkdir_all(root.as_fd(), &plan.cwd)
+        .step(|| format!("creating process.cwd {}", plan.cwd.display()))?;
 
     enter(&root, plan.no_pivot)?;
     t.mark("pivot_root");

@@ -33,13 +33,16 @@ pub fn reexec_sealed() -> io::Error {
 
 fn try_reexec() -> io::Result<std::convert::Infallible> {
     let mut src = File::open("/proc/self/exe")?;
+    // MFD_EXEC asks for an executable memfd where vm.memfd_noexec would otherwise refuse one;
+    // kernels before 6.3 do not know the flag (EINVAL), and make every memfd executable.
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: a constant NUL-terminated name and flags; returns a new fd or -1.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"berth".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let mut fd = unsafe { libc::memfd_create(c"berth".as_ptr(), flags | MFD_EXEC) };
+    if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(c"berth".as_ptr(), flags) };
+    }
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }

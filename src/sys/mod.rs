@@ -202,3 +202,29 @@ pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
     let ret = unsafe { libc::personality(persona) };
     check(ret as libc::c_long)
 }
+
+/// pidfd_send_signal with any signal number, real-time ones included (rustix's Signal type
+/// has no real-time signals).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+    // SAFETY: a pidfd, a signal number, no siginfo (NULL) and no flags.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+}
+
+/// Fails unless fds first..first+count are all open.
+pub fn check_open_fds(first: i32, count: u32) -> io::Result<()> {
+    for fd in first..first + count as i32 {
+        // SAFETY: F_GETFD only queries the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            return Err(io::Error::other(format!("fd {fd} is not open")));
+        }
+    }
+    Ok(())
+}
