@@ -153,7 +153,7 @@ impl Container {
 
     /// Appends to a file the container's stdout/stderr can be inherited from (never a pipe,
     /// so a container that outlives the command cannot make us wait for EOF).
-    fn append(&self, name: &str) -> File {
+    pub fn append(&self, name: &str) -> File {
         let path = self.file(name);
         OpenOptions::new()
             .create(true)

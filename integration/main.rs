@@ -17,4 +17,5 @@ mod host;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod review_regressions;
 mod rootfs;

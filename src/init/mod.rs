@@ -245,8 +245,7 @@ fn exec(p: &process::Plan, program: &CString) -> io::Error {
     // program starts with every disposition at its default, as under runc.
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: resetting a disposition to SIG_DFL installs no handler.
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
+            let _ = sys::reset_signal(sig);
         }
     }
     // The parent of `run` blocks signals so none is lost before it waits; the program starts

@@ -228,3 +228,33 @@ pub fn check_open_fds(first: i32, count: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Resets signal `sig` to its default disposition with the raw rt_sigaction syscall: glibc's
+/// wrappers refuse the signals it reserves (32, 33), which would keep whatever the caller set.
+pub fn reset_signal(sig: i32) -> io::Result<()> {
+    // The kernel's struct sigaction on x86_64 and aarch64: handler, flags, restorer, mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: 0, // SIG_DFL
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `act` is a valid kernel sigaction that installs no handler; the old action is not
+    // requested (NULL); the size is that of the kernel's 64-bit signal mask.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    })
+}

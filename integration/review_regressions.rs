@@ -1,0 +1,151 @@
+//! Regression tests for bugs found in review: each one reproduces what went wrong.
+
+use crate::bundle::Bundle;
+use crate::common::Container;
+use serde_json::json;
+
+/// A config without process.capabilities gives the container no capabilities, as runc does.
+#[test]
+fn absent_capabilities_mean_none() {
+    need_root!();
+    let mut b = Bundle::new().args(&["grep", "-E", "^Cap(Eff|Prm|Bnd|Amb|Inh)", "/proc/1/status"]);
+    b.config["process"]
+        .as_object_mut()
+        .expect("process")
+        .remove("capabilities");
+    let c = Container::new(b);
+    let out = c.run(&[]);
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", out.stdout);
+    for l in lines {
+        assert!(l.ends_with("0000000000000000"), "{l}");
+    }
+    c.assert_no_leftovers();
+}
+
+/// The program starts with no ignored signals (Rust ignores SIGPIPE; exec kept that).
+#[test]
+fn no_signal_is_ignored_at_start() {
+    need_root!();
+    let c = Container::new(Bundle::new().args(&["grep", "SigIgn", "/proc/1/status"]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert!(
+        out.stdout.trim().ends_with("0000000000000000"),
+        "{}",
+        out.stdout
+    );
+    c.assert_no_leftovers();
+}
+
+/// Real-time signals reach the container by number and by name.
+#[test]
+fn realtime_signals_are_delivered() {
+    need_root!();
+    let script = "trap 'echo got-rt' 37; echo ready; while true; do sleep 0.05; done";
+    let mut c = Container::new(Bundle::new().args(&["sh", "-c", script]));
+    c.create_and_start();
+    c.wait_output("ready");
+    c.kill(Some("37")).assert_ok();
+    c.wait_output("got-rt");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}
+
+/// berth-specific: --preserve-fds beyond what the caller passed is refused instead of handing
+/// berth's own fds to the container.
+#[test]
+fn preserve_fds_beyond_the_callers_is_refused() {
+    need_berth!();
+    let c = Container::new(Bundle::new().args(&["true"]));
+    let out = c.rt(&[
+        "run",
+        "--preserve-fds",
+        "40",
+        "--bundle",
+        &c.bundle.path().display().to_string(),
+        &c.id,
+    ]);
+    out.assert_failed();
+    assert!(out.stderr.contains("--preserve-fds 40"), "{}", out.stderr);
+    c.assert_no_leftovers();
+}
+
+/// `..` in linux.cgroupsPath cannot climb out of the cgroup hierarchy onto the host.
+#[test]
+fn cgroups_path_dotdot_stays_in_the_hierarchy() {
+    need_root!();
+    let tag = format!("berth-it-escape-{}", std::process::id());
+    let path = format!("/../../../../tmp/{tag}");
+    let c = Container::new(
+        Bundle::new()
+            .set("/linux/cgroupsPath", json!(path))
+            .args(&["cat", "/proc/self/cgroup"]),
+    );
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert!(!std::path::Path::new(&format!("/tmp/{tag}")).exists());
+    assert!(
+        out.stdout.contains(&format!(":/tmp/{tag}")),
+        "{}",
+        out.stdout
+    );
+    // The cgroup went under each hierarchy's root, and was removed with the container.
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/pids/tmp/{tag}")).exists());
+    for h in ["pids", "memory", "cpu"] {
+        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{h}/tmp"));
+    }
+}
+
+/// A missing process.cwd is created inside the rootfs, as runc does.
+#[test]
+fn missing_cwd_is_created() {
+    need_root!();
+    let c = Container::new(
+        Bundle::new()
+            .set("/root/readonly", json!(false))
+            .set("/process/cwd", json!("/work/here"))
+            .args(&["pwd"]),
+    );
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "/work/here");
+    c.assert_no_leftovers();
+}
+
+/// `delete --force` of an id that does not exist succeeds, as in runc.
+#[test]
+fn force_delete_of_an_unknown_id_succeeds() {
+    need_root!();
+    let c = Container::new(Bundle::new());
+    c.delete(true).assert_ok();
+    c.delete(false).assert_failed();
+}
+
+/// berth-specific: a create killed halfway leaves an id that `delete` can clean up.
+#[test]
+fn killed_create_can_be_deleted() {
+    need_berth!();
+    // The init blocks while the parent is stopped; SIGKILL the parent at that point.
+    let c = Container::new(Bundle::new().args(&["true"]));
+    let b = c.bundle.path().display().to_string();
+    let mut child = c
+        .command(
+            &["create", "--bundle", &b, &c.id],
+            c.append("k.out"),
+            c.append("k.err"),
+        )
+        .spawn()
+        .expect("spawn create");
+    // Stop it as soon as its state dir appears, then kill it.
+    let state = c.root().join(&c.id).join("state.json");
+    let t0 = std::time::Instant::now();
+    while !state.exists() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}
