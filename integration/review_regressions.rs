@@ -149,3 +149,37 @@ fn killed_create_can_be_deleted() {
     c.delete(true).assert_ok();
     c.assert_no_leftovers();
 }
+
+/// With a non-recursive rootfsPropagation, detaching the old root after pivot_root must not
+/// propagate and unmount the caller's mounts. Runs inside `unshare -m --propagation shared`
+/// so that the shared peer groups exist only in a throwaway mount namespace.
+#[test]
+fn rootfs_propagation_private_leaves_the_callers_mounts() {
+    need_root!();
+    for prop in ["private", "slave", "shared"] {
+        let c = Container::new(
+            Bundle::new()
+                .set("/linux/rootfsPropagation", json!(prop))
+                .args(&["true"]),
+        );
+        let scratch = c.bundle.path().join("pt");
+        let script = format!(
+            "set -e; mkdir -p {s}/a; mount -t tmpfs t {s}/a; mkdir {s}/a/leaf; \
+             mount -t tmpfs leaf {s}/a/leaf; \
+             {bin} --root {root} run --bundle {b} {id} >/dev/null; \
+             mountpoint -q {s}/a/leaf && echo leaf-still-mounted",
+            s = scratch.display(),
+            bin = crate::common::runtime_bin().display(),
+            root = c.root().display(),
+            b = c.bundle.path().display(),
+            id = c.id,
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "shared", "sh", "-c", &script])
+            .output()
+            .expect("unshare");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("leaf-still-mounted"), "{prop}: {out:?}");
+        c.assert_no_leftovers();
+    }
+}

@@ -126,13 +126,14 @@ impl Plan {
 
 /// Builds the container's filesystem and enters it. Runs in the init, in its new mount namespace.
 pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
-    // Nothing done below may propagate back to the host.
-    let base = plan.propagation & !libc::MS_SHARED
-        | if plan.propagation & libc::MS_SHARED != 0 {
-            libc::MS_SLAVE
-        } else {
-            0
-        };
+    // Nothing done below may propagate back to the host: every mount of the new namespace
+    // becomes a slave (or private, if asked), recursively, whatever rootfsPropagation says; the
+    // requested propagation is applied to the container's / at the end.
+    let base = if plan.propagation & libc::MS_PRIVATE != 0 {
+        libc::MS_PRIVATE | libc::MS_REC
+    } else {
+        libc::MS_SLAVE | libc::MS_REC
+    };
     mount_change("/", MountPropagationFlags::from_bits_retain(base as u32))
         .step(|| "making / private to the container".into())?;
 
@@ -208,6 +209,12 @@ fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
         // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves the
         // container with no path back to the host's filesystem.
         rustix::process::pivot_root(".", ".").step(|| "pivot_root".into())?;
+        // The old root, now stacked on ".", is detached without its unmount reaching any peer.
+        mount_change(
+            ".",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )
+        .step(|| "making the host's root a slave".into())?;
         unmount(".", UnmountFlags::DETACH).step(|| "detaching the host's root".into())?;
     }
     rustix::process::chdir("/").step(|| "chdir /".into())
