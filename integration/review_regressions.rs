@@ -183,3 +183,29 @@ fn rootfs_propagation_private_leaves_the_callers_mounts() {
         c.assert_no_leftovers();
     }
 }
+
+/// linux.resources.devices is enforced: with CAP_MKNOD the container can create any node, but
+/// opens only what the rules (runc's defaults plus the config's) allow.
+#[test]
+fn device_rules_are_enforced() {
+    need_root!();
+    let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+    let script = "mknod /dev/lc c 10 237; cat /dev/lc 2>&1; echo x > /dev/null && echo null-ok; \
+                  mknod /dev/mem2 c 1 1; head -c1 /dev/mem2 2>&1; true";
+    let b = Bundle::new()
+        .set("/process/capabilities/bounding", caps.clone())
+        .set("/process/capabilities/effective", caps.clone())
+        .set("/process/capabilities/permitted", caps)
+        .set(
+            "/linux/resources/devices",
+            json!([{"allow": false, "access": "rwm"}]),
+        )
+        .args(&["sh", "-c", script]);
+    let c = Container::new(b);
+    let out = c.run(&[]);
+    out.assert_ok();
+    let denied = out.stdout.matches("Operation not permitted").count();
+    assert_eq!(denied, 2, "{}", out.stdout);
+    assert!(out.stdout.contains("null-ok"), "{}", out.stdout);
+    c.assert_no_leftovers();
+}

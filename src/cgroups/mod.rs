@@ -4,6 +4,7 @@
 //! berth writes the cgroup filesystem itself (see ../shared/crates.md: no crate covers v1, v2 and
 //! hybrid hosts without an async D-Bus stack). Resource limits are applied by a later layer.
 
+pub mod devices;
 pub mod hierarchy;
 mod v1;
 
@@ -30,7 +31,10 @@ pub enum CgroupError {
     },
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CgroupError + 'a {
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> CgroupError + 'a {
     move |source| CgroupError::Io {
         op,
         path: path.to_path_buf(),

@@ -102,6 +102,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .transpose()
             .map_err(|e| config.invalid("linux.personality", e))?,
     };
+    let device_rules = cgroups::devices::rules(&config)?;
     phase(&mut t, "loading config.json");
 
     let mut cleanup = Cleanup {
@@ -116,6 +117,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
     let cg = Cgroup::create(cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
+    if !device_rules.is_empty() && !cg.apply_device_rules(&device_rules)? {
+        return Err(config
+            .invalid(
+                "linux.resources.devices",
+                "this host has no cgroup v1 devices controller, and berth cannot build the cgroup v2 device filter yet",
+            )
+            .into());
+    }
     plan.rootfs.cgroups = cgroup_view(&cg, plan.namespaces.new_cgroup);
     // Provisional state (no init yet: "stopped"), so that if this process is killed from here
     // on, `delete` still finds the cgroup to remove.

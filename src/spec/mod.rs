@@ -196,7 +196,7 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
 
 /// Fields whose effect berth does not apply yet. Running without them would change what the
 /// container may do, so they are refused by name instead of silently ignored; resource limits,
-/// which only bound it, are warned about.
+/// which only bound it, are warned about (device rules are enforced: cgroups::devices).
 fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     let spec = &c.spec;
     let process = spec.process().as_ref();
@@ -255,10 +255,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
         }
         if let Some(r) = linux.resources() {
             let set = [
-                (
-                    "devices",
-                    r.devices().as_ref().is_some_and(|v| !v.is_empty()),
-                ),
                 ("memory", r.memory().is_some()),
                 ("cpu", r.cpu().is_some()),
                 ("pids", r.pids().is_some()),
