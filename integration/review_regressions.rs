@@ -209,3 +209,15 @@ fn device_rules_are_enforced() {
     assert!(out.stdout.contains("null-ok"), "{}", out.stdout);
     c.assert_no_leftovers();
 }
+
+/// `run --keep` leaves the stopped container for `state` and `delete`.
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    need_root!();
+    let c = Container::new(Bundle::new().args(&["sh", "-c", "exit 4"]));
+    let out = c.run(&["--keep"]);
+    assert_eq!(out.code(), Some(4), "{}", out.stderr);
+    assert_eq!(c.status(), "stopped");
+    c.delete(false).assert_ok();
+    c.assert_no_leftovers();
+}

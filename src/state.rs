@@ -220,10 +220,18 @@ impl State {
         matches!(proc_stat(self.pid), Some((start, zombie)) if start == self.start_time && !zombie)
     }
 
+    /// The init still runs berth's sealed copy, i.e. has not exec'd the program yet: a `start`
+    /// killed between the exec and removing the socket must not leave "created" behind.
+    fn init_not_exec_yet(&self) -> bool {
+        std::fs::read_link(format!("/proc/{}/exe", self.pid))
+            .map(|l| l.to_string_lossy().starts_with("/memfd:berth"))
+            .unwrap_or(true)
+    }
+
     pub fn status(&self, dir: &StateDir) -> Status {
         if !self.init_alive() {
             Status::Stopped
-        } else if dir.start_socket().exists() {
+        } else if dir.start_socket().exists() && self.init_not_exec_yet() {
             Status::Created
         } else if self.cgroup.frozen() {
             Status::Paused

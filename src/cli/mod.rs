@@ -100,7 +100,7 @@ pub enum Command {
         create: CreateArgs,
         #[arg(short = 'd', long)]
         detach: bool,
-        /// Keep the container after it exits (accepted for runc compatibility; not yet kept).
+        /// Keep the stopped container after it exits (delete it later).
         #[arg(long)]
         keep: bool,
     },
@@ -200,8 +200,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Create(a) => {
             container::create(&create_options(root, &a)?)?;
         }
-        Command::Run { create, detach, .. } => {
-            return container::run(&create_options(root, &create)?, detach);
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => {
+            return container::run(&create_options(root, &create)?, detach, keep);
         }
         Command::Start { id } => container::start(root, &id)?,
         Command::State { id } => {

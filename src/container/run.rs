@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use super::{create, delete, start, sys_err, CreateOptions, Error};
 
 /// Runs the container; returns the exit code `berth run` should exit with.
-pub fn run(o: &CreateOptions, detach: bool) -> Result<i32, Error> {
+pub fn run(o: &CreateOptions, detach: bool, keep: bool) -> Result<i32, Error> {
     // Every catchable signal (real-time ones included) is blocked before the clone, so none is
     // missed before the wait loop: SIGCHLD ends the wait, the rest go to the container. The
     // synchronous fault signals stay unblocked so that a crash of berth is still a crash.
@@ -62,6 +62,8 @@ pub fn run(o: &CreateOptions, detach: bool) -> Result<i32, Error> {
     };
     let _ =
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    delete(o.root, o.id, true)?;
+    if !keep {
+        delete(o.root, o.id, true)?;
+    }
     Ok(code)
 }
