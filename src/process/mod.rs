@@ -70,6 +70,13 @@ impl Plan {
                         .flatten()
                         .map(|cap| format!("CAP_{cap}"))
                         .collect();
+                    for n in &names {
+                        if capabilities::number(n).is_some_and(|num| num > last_cap) {
+                            crate::logging::debug(&format!(
+                                "{n} is unknown to this kernel (cap_last_cap {last_cap}): skipped"
+                            ));
+                        }
+                    }
                     capabilities::mask(names.iter().map(String::as_str), last_cap)
                 };
                 capabilities::Sets {
