@@ -69,7 +69,13 @@ pub fn detect() -> std::io::Result<Vec<Hierarchy>> {
 }
 
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
-    let mut found: Vec<Hierarchy> = Vec::new();
+    struct Entry {
+        id: u64,
+        parent: u64,
+        mountpoint: PathBuf,
+        hierarchy: Option<Hierarchy>,
+    }
+    let mut mounts: Vec<Entry> = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
@@ -79,22 +85,58 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         if fields.len() < 5 || rfields.len() < 3 {
             continue;
         }
+        let mountpoint = PathBuf::from(unescape(fields[4]));
         let controllers = match rfields[0] {
-            "cgroup2" => Vec::new(),
-            "cgroup" => rfields[2]
-                .split(',')
-                .filter(|o| is_controller_option(o))
-                .map(String::from)
-                .collect(),
-            _ => continue,
+            "cgroup2" => Some(Vec::new()),
+            "cgroup" => Some(
+                rfields[2]
+                    .split(',')
+                    .filter(|o| is_controller_option(o))
+                    .map(String::from)
+                    .collect(),
+            ),
+            _ => None,
         };
-        let h = Hierarchy {
-            mountpoint: PathBuf::from(unescape(fields[4])),
-            root: PathBuf::from(unescape(fields[3])),
-            controllers,
-        };
-        if !found.iter().any(|f| f.controllers == h.controllers) {
-            found.push(h);
+        mounts.push(Entry {
+            id: fields[0].parse().unwrap_or(0),
+            parent: fields[1].parse().unwrap_or(0),
+            hierarchy: controllers.map(|controllers| Hierarchy {
+                mountpoint: mountpoint.clone(),
+                root: PathBuf::from(unescape(fields[3])),
+                controllers,
+            }),
+            mountpoint,
+        });
+    }
+    // Hidden: another mount is stacked on this one at the same mount point, or its parent is
+    // hidden (a tmpfs laid over /sys/fs/cgroup hides every hierarchy below the old one).
+    // Mount order cannot tell this: a moved mount keeps its place in the list.
+    // Covered by a mount stacked on it, other than `from` (the stack we are walking up from).
+    let covered = |m: &Entry, from: u64| {
+        mounts.iter().any(|n| {
+            n.parent == m.id && n.id != m.id && n.id != from && n.mountpoint == m.mountpoint
+        })
+    };
+    let hidden = |m: &Entry| {
+        let mut cur = m;
+        let mut from = 0;
+        for _ in 0..mounts.len() {
+            if covered(cur, from) {
+                return true;
+            }
+            from = cur.id;
+            match mounts.iter().find(|p| p.id == cur.parent && p.id != cur.id) {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        false
+    };
+    let mut found: Vec<Hierarchy> = Vec::new();
+    for m in &mounts {
+        let Some(h) = &m.hierarchy else { continue };
+        if !hidden(m) && !found.iter().any(|f| f.controllers == h.controllers) {
+            found.push(h.clone());
         }
     }
     found
@@ -244,6 +286,19 @@ mod tests {
             h.dir(Path::new("/outer/c")),
             PathBuf::from("/sys/fs/cgroup/memory/c")
         );
+    }
+
+    #[test]
+    fn hidden_mounts_are_ignored() {
+        // A tmpfs stacked on the old /sys/fs/cgroup (parent 31), and a memory bind moved into
+        // it: the move keeps its earlier id and place in the list.
+        let text = format!(
+            "{HYBRID}45 50 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             50 31 0:60 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+        );
+        let hs = parse_mountinfo(&text);
+        assert_eq!(hs.len(), 1, "{hs:?}");
+        assert_eq!(hs[0].controllers, vec!["memory"]);
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Cgroup {
             };
             let made = mkdir_all(&dir.path, &mut dir.created);
             let cpuset_ok = if h.controllers.iter().any(|c| c == "cpuset") {
-                v1::init_cpuset(&dir.created)
+                v1::init_cpuset(&h.mountpoint, &dir.path)
             } else {
                 Ok(())
             };
@@ -152,22 +152,27 @@ impl Cgroup {
     }
 }
 
-/// `mkdir -p`, recording each directory it created (parents first).
+/// `mkdir -p`, recording each directory it created (parents first). A parent that another
+/// container's delete removes meanwhile (it removes the empty parents it made) is made again.
 fn mkdir_all(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        mkdir_all(parent, created)?;
-    }
-    match fs::create_dir(path) {
-        Ok(()) => {
-            created.push(path.to_path_buf());
-            Ok(())
+    for attempt in 0..3 {
+        if path.is_dir() {
+            return Ok(());
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err("creating", path)(e)),
+        if let Some(parent) = path.parent() {
+            mkdir_all(parent, created)?;
+        }
+        match fs::create_dir(path) {
+            Ok(()) => {
+                created.push(path.to_path_buf());
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound && attempt < 2 => continue,
+            Err(e) => return Err(io_err("creating", path)(e)),
+        }
     }
+    Ok(())
 }
 
 fn rmdir_retry(dir: &Path, leaf: bool) -> io::Result<()> {
