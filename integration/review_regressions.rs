@@ -221,3 +221,42 @@ fn run_keep_leaves_a_stopped_container() {
     c.delete(false).assert_ok();
     c.assert_no_leftovers();
 }
+
+/// Without any resources.devices rule (and with rules that only allow), the container still
+/// gets runc's default allow-list and nothing more.
+#[test]
+fn device_defaults_apply_without_config_rules() {
+    need_root!();
+    let caps = json!(["CAP_MKNOD"]);
+    for rules in [
+        json!(null),
+        json!([{"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}]),
+    ] {
+        let mut b = Bundle::new()
+            .set("/process/capabilities/bounding", caps.clone())
+            .set("/process/capabilities/effective", caps.clone())
+            .set("/process/capabilities/permitted", caps.clone())
+            .args(&[
+                "sh",
+                "-c",
+                "mknod /dev/m2 c 1 1; head -c1 /dev/m2 2>&1; true",
+            ]);
+        if rules.is_null() {
+            b.config["linux"]
+                .as_object_mut()
+                .expect("linux")
+                .remove("resources");
+        } else {
+            b = b.set("/linux/resources/devices", rules);
+        }
+        let c = Container::new(b);
+        let out = c.run(&[]);
+        out.assert_ok();
+        assert!(
+            out.stdout.contains("Operation not permitted"),
+            "{}",
+            out.stdout
+        );
+        c.assert_no_leftovers();
+    }
+}

@@ -47,7 +47,7 @@ impl Rule {
 }
 
 /// runc 1.1's default allow-list, appended after the config's rules: mknod of anything, and
-/// use of the standard devices, ptys and tun.
+/// use of the standard devices, ptys and tun (/dev/console is not in runc 1.1.5's list).
 fn defaults() -> Vec<Rule> {
     let c = |maj, min| Rule::allow('c', Some(maj), min, "rwm");
     vec![
@@ -59,15 +59,15 @@ fn defaults() -> Vec<Rule> {
         c(5, Some(0)),
         c(1, Some(5)),
         c(1, Some(9)),
-        c(5, Some(1)),
         c(136, None),
         c(5, Some(2)),
         c(10, Some(200)),
     ]
 }
 
-/// The rules to apply, in order: the config's, runc's defaults, then one allowing each node of
-/// `linux.devices`. Empty when the config has no rules (nothing is restricted then).
+/// The rules to apply, in order, as runc does: deny everything, then the config's rules, runc's
+/// defaults, and one allowing each node of `linux.devices`. Applied even when the config has no
+/// rules: the defaults are then the whole allow-list.
 pub fn rules(c: &Config) -> Result<Vec<Rule>, SpecError> {
     let linux = c.spec.linux().as_ref();
     let config_rules = linux
@@ -75,10 +75,10 @@ pub fn rules(c: &Config) -> Result<Vec<Rule>, SpecError> {
         .and_then(|r| r.devices().as_ref())
         .cloned()
         .unwrap_or_default();
-    if config_rules.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
+    let mut out = vec![Rule {
+        allow: false,
+        ..Rule::allow('a', None, None, "rwm")
+    }];
     for (i, d) in config_rules.iter().enumerate() {
         let kind = match d.typ().map(|t| t.as_str().to_string()).as_deref() {
             None | Some("a") => 'a',
@@ -123,8 +123,9 @@ pub fn rules(c: &Config) -> Result<Vec<Rule>, SpecError> {
 }
 
 impl Cgroup {
-    /// Writes `rules` to the v1 devices controller, in order. Returns false if the host has no
-    /// v1 devices controller (the caller decides what that means).
+    /// Writes `rules` to the v1 devices controller, in order (the first, deny-all, resets the
+    /// new cgroup's allow-everything default). Returns false if the host has no v1 devices
+    /// controller (the caller decides what that means).
     pub fn apply_device_rules(&self, rules: &[Rule]) -> Result<bool, CgroupError> {
         let Some(dir) = self.dirs.iter().find(|d| d.hierarchy == "devices") else {
             return Ok(false);

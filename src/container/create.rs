@@ -117,13 +117,21 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
     let cg = Cgroup::create(cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
-    if !device_rules.is_empty() && !cg.apply_device_rules(&device_rules)? {
-        return Err(config
-            .invalid(
-                "linux.resources.devices",
-                "this host has no cgroup v1 devices controller, and berth cannot build the cgroup v2 device filter yet",
-            )
-            .into());
+    let has_config_rules = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().as_ref())
+        .is_some_and(|d| !d.is_empty());
+    if !cg.apply_device_rules(&device_rules)? {
+        // A cgroup2-only host: the device filter is an eBPF program berth does not build yet.
+        if has_config_rules {
+            return Err(config
+                .invalid(
+                    "linux.resources.devices",
+                    "this host has no cgroup v1 devices controller, and berth cannot build the cgroup v2 device filter yet",
+                )
+                .into());
+        }
+        logging::warn("no cgroup v1 devices controller: the container's device access is not restricted (cgroup v2 device filter not built yet)");
     }
     plan.rootfs.cgroups = cgroup_view(&cg, plan.namespaces.new_cgroup);
     // Provisional state (no init yet: "stopped"), so that if this process is killed from here
