@@ -260,3 +260,33 @@ fn device_defaults_apply_without_config_rules() {
         c.assert_no_leftovers();
     }
 }
+
+/// berth-specific: while its `berth create` is still setting it up, a container is "creating",
+/// and delete (even --force) refuses it rather than killing the half-made container.
+#[test]
+fn a_container_being_created_is_not_deleted() {
+    need_berth!();
+    let c = Container::new(Bundle::new());
+    let dir = c.root().join(&c.id);
+    std::fs::create_dir_all(&dir).expect("state dir");
+    // The provisional state of a create in progress; this test process plays the creator.
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).expect("stat");
+    let start: u64 = stat[stat.rfind(')').expect(")") + 2..]
+        .split(' ')
+        .nth(19)
+        .and_then(|s| s.parse().ok())
+        .expect("starttime");
+    let state = json!({
+        "id": c.id, "pid": 0, "startTime": 0, "bundle": c.bundle.path(), "rootfs": "/",
+        "created": "", "annotations": {}, "cgroup": {"dirs": []}, "ownPidNs": true,
+        "creator": [me, start]
+    });
+    std::fs::write(dir.join("state.json"), state.to_string()).expect("write state");
+    assert_eq!(c.status(), "creating");
+    c.delete(false).assert_failed();
+    c.delete(true).assert_failed();
+    c.kill(Some("KILL")).assert_failed();
+    assert!(dir.join("state.json").exists());
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -79,11 +79,16 @@ pub struct State {
     pub cgroup: Cgroup,
     /// Whether the init has its own pid namespace (then its death ends every process in it).
     pub own_pid_ns: bool,
+    /// While `pid` is 0: the `berth create` process still setting the container up, and its
+    /// start time (the container is "creating" while that process lives).
+    #[serde(default)]
+    pub creator: Option<(i32, u64)>,
 }
 
 /// The runtime-spec status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    Creating,
     Created,
     Running,
     Paused,
@@ -93,6 +98,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -229,6 +235,16 @@ impl State {
     }
 
     pub fn status(&self, dir: &StateDir) -> Status {
+        if self.pid == 0 {
+            let creating = self.creator.is_some_and(
+                |(pid, start)| matches!(proc_stat(pid), Some((s, zombie)) if s == start && !zombie),
+            );
+            return if creating {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             Status::Stopped
         } else if dir.start_socket().exists() && self.init_not_exec_yet() {
@@ -298,6 +314,7 @@ mod tests {
             annotations: HashMap::new(),
             cgroup: Cgroup::default(),
             own_pid_ns: true,
+            creator: None,
         };
         assert!(s.init_alive());
         let reused = State {

@@ -146,6 +146,10 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         annotations: config.spec.annotations().clone().unwrap_or_default(),
         cgroup: cg.clone(),
         own_pid_ns: plan.namespaces.new_pid,
+        creator: {
+            let me = std::process::id() as i32;
+            state::proc_stat(me).map(|(start, _)| (me, start))
+        },
     };
     dir.save(&st)?;
     phase(&mut t, "creating the cgroup");
@@ -202,6 +206,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         .ok_or_else(|| Error::Init("the container's init exited during setup".into()))?;
     st.pid = pid;
     st.start_time = start_time;
+    st.creator = None;
     dir.save(&st)?;
     if let Some(pf) = o.pid_file {
         write_pid_file(pf, pid)?;

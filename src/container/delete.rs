@@ -22,6 +22,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         return Err(crate::state::StateError::NotFound(id.into()).into());
     }
     let status = c.state.status(&c.dir);
+    if status == Status::Creating {
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status,
+            action: "it is still being set up by its berth create",
+        });
+    }
     match status {
         Status::Stopped | Status::Created => {}
         _ if force => {}

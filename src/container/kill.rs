@@ -54,7 +54,7 @@ pub fn parse_signal(s: &str) -> Result<i32, Error> {
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
     let c = Container::load(root, id)?;
-    if c.status == Status::Stopped && !all {
+    if c.status == Status::Creating || (c.status == Status::Stopped && !all) {
         return Err(Error::WrongStatus {
             id: id.into(),
             status: c.status,
