@@ -290,3 +290,40 @@ fn a_container_being_created_is_not_deleted() {
     assert!(dir.join("state.json").exists());
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// A foreground `run` survives glibc's reserved signals (32, 33), which it blocks and forwards
+/// like the others, instead of dying of them and leaving the container behind.
+#[test]
+fn run_survives_signal_33() {
+    need_berth!();
+    let script = "trap 'echo got-usr1; exit 0' USR1; echo ready; while true; do sleep 0.05; done";
+    let c = Container::new(Bundle::new().args(&["sh", "-c", script]));
+    let mut child = c.spawn_run();
+    c.wait_output("ready");
+    let pid = child.id() as i32;
+    // SAFETY: kill(2) on the berth process this test started.
+    unsafe { libc::kill(pid, 33) };
+    // Wait until berth has taken the signal (nothing pending), then it must still be running.
+    crate::host::wait_until(
+        std::time::Duration::from_secs(10),
+        "signal 33 consumed",
+        || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let pending = status
+                .lines()
+                .filter(|l| l.starts_with("ShdPnd:") || l.starts_with("SigPnd:"))
+                .any(|l| !l.ends_with("0000000000000000"));
+            (!pending).then_some(())
+        },
+    );
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "berth run died of signal 33"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    c.wait_output("got-usr1");
+    let status = child.wait().expect("wait run");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    c.assert_no_leftovers();
+}

@@ -28,6 +28,11 @@ fn main() {
         Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. })
     );
     if clones_init && !berth::sys::exe::running_sealed() {
+        // A marker stops a loop where the sealed copy cannot see its own seals (an LSM policy).
+        if std::env::var_os(berth::sys::exe::MARKER).is_some() {
+            eprintln!("berth: running from a sealed copy of the binary failed: its seals are not visible (CVE-2019-5736 defence)");
+            std::process::exit(1);
+        }
         let e = berth::sys::exe::reexec_sealed();
         eprintln!(
             "berth: re-executing from a sealed copy of the binary (CVE-2019-5736 defence): {e}"

@@ -24,30 +24,26 @@ pub fn parse_signal(s: &str) -> Result<i32, Error> {
     } else {
         format!("SIG{upper}")
     };
-    let rt = |base: i32, rest: &str| -> Option<i32> {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.parse().ok()?
-        };
-        Some(base + off)
+    // SIGRTMIN, SIGRTMIN+N, SIGRTMAX, SIGRTMAX-N: N unsigned, the sign required.
+    let offset = |rest: &str, sign: char| -> Option<i32> {
+        if rest.is_empty() {
+            return Some(0);
+        }
+        let digits = rest.strip_prefix(sign)?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
     };
-    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
-        let n = rt(libc::SIGRTMIN(), rest.strip_prefix('+').unwrap_or(rest)).ok_or_else(bad)?;
-        return if n <= libc::SIGRTMAX() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
-    }
-    if let Some(rest) = name.strip_prefix("SIGRTMAX") {
-        let off = rt(0, rest.strip_prefix('-').unwrap_or(rest)).ok_or_else(bad)?;
-        let n = libc::SIGRTMAX() - off;
-        return if n >= libc::SIGRTMIN() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let rt = if let Some(rest) = name.strip_prefix("SIGRTMIN") {
+        offset(rest, '+').map(|o| min + o)
+    } else if let Some(rest) = name.strip_prefix("SIGRTMAX") {
+        offset(rest, '-').map(|o| max - o)
+    } else {
+        None
+    };
+    if name.starts_with("SIGRTM") {
+        return rt.filter(|n| (min..=max).contains(n)).ok_or_else(bad);
     }
     name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
 }
@@ -105,5 +101,9 @@ mod tests {
         assert_eq!(parse_signal("37").unwrap(), 37);
         assert_eq!(parse_signal("RTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
         assert_eq!(parse_signal("SIGRTMAX").unwrap(), libc::SIGRTMAX());
+        assert_eq!(parse_signal("RTMAX-2").unwrap(), libc::SIGRTMAX() - 2);
+        for bad in ["RTMIN-1", "RTMIN+-5", "RTMAX+2", "RTMIN+", "RTMIN+99"] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,33 +3,31 @@
 
 use std::os::fd::AsFd;
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::{create, delete, start, sys_err, CreateOptions, Error};
+use crate::sys;
 
 /// Runs the container; returns the exit code `berth run` should exit with.
 pub fn run(o: &CreateOptions, detach: bool, keep: bool) -> Result<i32, Error> {
-    // Every catchable signal (real-time ones included) is blocked before the clone, so none is
-    // missed before the wait loop: SIGCHLD ends the wait, the rest go to the container. The
-    // synchronous fault signals stay unblocked so that a crash of berth is still a crash.
-    let mut set = SigSet::all();
-    for s in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGILL,
-        Signal::SIGTRAP,
-        Signal::SIGABRT,
-    ] {
-        set.remove(s);
-    }
+    // Every catchable signal (real-time ones and glibc's reserved 32/33 included) is blocked
+    // before the clone, so none is missed before the wait loop: SIGCHLD ends the wait, the rest
+    // go to the container. The synchronous fault signals stay unblocked so that a crash of berth
+    // is still a crash. The mask stays until berth exits, through the final delete.
+    let unblocked = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+    ];
+    let mask = sys::sigmask((1..=64).filter(|s| !unblocked.contains(s)));
     if !detach {
-        set.thread_block()
-            .map_err(|e| sys_err("blocking signals")(e.into()))?;
+        sys::set_sigmask(libc::SIG_BLOCK, mask).map_err(sys_err("blocking signals"))?;
     }
     let created = create(o)?;
     if let Err(e) = start(o.root, o.id) {
@@ -41,14 +39,10 @@ pub fn run(o: &CreateOptions, detach: bool, keep: bool) -> Result<i32, Error> {
     }
     let pid = Pid::from_raw(created.state.pid);
     let code = loop {
-        // SAFETY: sigwaitinfo with a valid, initialised set; a NULL info pointer is allowed.
-        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), std::ptr::null_mut()) };
-        if sig < 0 {
-            continue; // EINTR
-        }
+        let sig = sys::wait_signal(mask).map_err(sys_err("waiting for signals"))?;
         if sig != libc::SIGCHLD {
             if let Some(fd) = &created.pidfd {
-                let _ = crate::sys::pidfd_send_signal(fd.as_fd(), sig);
+                let _ = sys::pidfd_send_signal(fd.as_fd(), sig);
             }
             continue;
         }
@@ -60,8 +54,6 @@ pub fn run(o: &CreateOptions, detach: bool, keep: bool) -> Result<i32, Error> {
             Err(e) => return Err(sys_err("waiting for the container")(e.into())),
         }
     };
-    let _ =
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if !keep {
         delete(o.root, o.id, true)?;
     }

@@ -250,11 +250,7 @@ fn exec(p: &process::Plan, program: &CString) -> io::Error {
     }
     // The parent of `run` blocks signals so none is lost before it waits; the program starts
     // with none blocked.
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    let _ = sys::set_sigmask(libc::SIG_SETMASK, 0);
     let argv: Vec<*const libc::c_char> = p
         .args
         .iter()

@@ -43,8 +43,6 @@ fn propagation(value: &str) -> Option<u64> {
         "private" => libc::MS_PRIVATE,
         "rshared" => libc::MS_SHARED | libc::MS_REC,
         "shared" => libc::MS_SHARED,
-        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
-        "unbindable" => libc::MS_UNBINDABLE,
         _ => return None,
     })
 }
@@ -64,7 +62,7 @@ impl Plan {
         let propagation = propagation(&prop).ok_or_else(|| {
             c.invalid(
                 "linux.rootfsPropagation",
-                format!("unknown propagation {prop:?}"),
+                format!("{prop:?} is not one of shared, slave, private (with or without r)"),
             )
         })?;
         let mut plan_mounts = Vec::new();

@@ -9,6 +9,9 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 
+/// Set in the environment of the sealed copy.
+pub const MARKER: &str = "_BERTH_SEALED_COPY";
+
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
@@ -58,6 +61,8 @@ fn try_reexec() -> io::Result<std::convert::Infallible> {
         .collect::<Result<_, _>>()
         .map_err(io::Error::other)?;
     let env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != MARKER)
+        .chain([(MARKER.into(), "1".into())])
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');

@@ -218,9 +218,18 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
     })
 }
 
-/// Fails unless fds first..first+count are all open.
+/// Fails unless fds first..first+count are all open (and the range is one an fd table can hold).
 pub fn check_open_fds(first: i32, count: u32) -> io::Result<()> {
-    for fd in first..first + count as i32 {
+    let end = i32::try_from(count)
+        .ok()
+        .and_then(|c| first.checked_add(c))
+        .filter(|&e| e <= 1 << 20)
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "{count} is more descriptors than a process can hold"
+            ))
+        })?;
+    for fd in first..end {
         // SAFETY: F_GETFD only queries the descriptor table.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
             return Err(io::Error::other(format!("fd {fd} is not open")));
@@ -257,4 +266,45 @@ pub fn reset_signal(sig: i32) -> io::Result<()> {
             8usize,
         )
     })
+}
+
+/// The kernel's 64-bit signal mask: bit n-1 for signal n.
+pub fn sigmask(signals: impl IntoIterator<Item = i32>) -> u64 {
+    signals.into_iter().fold(0, |m, s| m | 1u64 << (s - 1))
+}
+
+/// rt_sigprocmask(how, mask) with the raw syscall: glibc leaves out the signals it reserves
+/// (32, 33), which berth must block and forward like any other.
+pub fn set_sigmask(how: libc::c_int, mask: u64) -> io::Result<()> {
+    // SAFETY: `mask` is a valid 8-byte kernel sigset; the old mask is not requested.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &mask as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    })
+}
+
+/// Waits for one of the (blocked) signals in `mask` with rt_sigtimedwait; returns its number.
+pub fn wait_signal(mask: u64) -> io::Result<i32> {
+    loop {
+        // SAFETY: `mask` is a valid 8-byte kernel sigset; no siginfo or timeout is passed.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                &mask as *const u64,
+                std::ptr::null_mut::<libc::siginfo_t>(),
+                std::ptr::null::<libc::timespec>(),
+                8usize,
+            )
+        };
+        match ret {
+            -1 if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
+            -1 => return Err(io::Error::last_os_error()),
+            sig => return Ok(sig as i32),
+        }
+    }
 }
