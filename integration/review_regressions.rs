@@ -327,3 +327,51 @@ fn run_survives_signal_33() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     c.assert_no_leftovers();
 }
+
+/// rootfsPropagation rshared with an rshared bind volume ("Bidirectional" in Kubernetes): a
+/// mount the container makes inside the volume appears outside, while the container's own
+/// mounts (rootfs, /proc, ...) do not leak out. Runs inside `unshare -m --propagation shared`.
+#[test]
+fn rshared_volume_propagates_both_ways() {
+    need_root!();
+    let c = Container::new(Bundle::new().args(&["true"]));
+    let vol = c.bundle.path().join("vol");
+    let mut b = Bundle::new()
+        .set("/linux/rootfsPropagation", json!("rshared"))
+        .args(&["sh", "-c", "mount -t tmpfs inner /vol/sub && echo mounted"]);
+    drop(c);
+    let caps = json!(["CAP_SYS_ADMIN"]);
+    b = b
+        .set("/process/capabilities/bounding", caps.clone())
+        .set("/process/capabilities/effective", caps.clone())
+        .set("/process/capabilities/permitted", caps)
+        .mount(json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "rshared"]}));
+    let c = Container::new(b);
+    let script = format!(
+        "set -e; mkdir -p {v}/sub; mount --bind {v} {v}; mount --make-shared {v}; \
+         {bin} --root {root} run --bundle {bd} {id}; \
+         mountpoint -q {v}/sub && echo seen-outside; \
+         grep -c ' {bd}/rootfs' /proc/self/mountinfo || true",
+        v = vol.display(),
+        bin = crate::common::runtime_bin().display(),
+        root = c.root().display(),
+        bd = c.bundle.path().display(),
+        id = c.id,
+    );
+    std::fs::create_dir_all(&vol).expect("vol");
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "shared", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("mounted") && stdout.contains("seen-outside"),
+        "{out:?}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("0"),
+        "container mounts leaked: {out:?}"
+    );
+    c.assert_no_leftovers();
+}

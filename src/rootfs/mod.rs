@@ -124,16 +124,25 @@ impl Plan {
 
 /// Builds the container's filesystem and enters it. Runs in the init, in its new mount namespace.
 pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
-    // Nothing done below may propagate back to the host: every mount of the new namespace
-    // becomes a slave (or private, if asked), recursively, whatever rootfsPropagation says; the
-    // requested propagation is applied to the container's / at the end.
-    let base = if plan.propagation & libc::MS_PRIVATE != 0 {
+    // Nothing the container mounts for itself may propagate back to the host. Normally every
+    // mount of the new namespace becomes a slave (or private, if asked), recursively. With a
+    // shared rootfsPropagation (Kubernetes "Bidirectional" volumes) the namespace stays shared,
+    // as runc does it, and only the mount holding the rootfs is made private: the rootfs bind
+    // and everything mounted into it then stay inside, while shared volumes keep their peers.
+    let base = if plan.propagation & libc::MS_SHARED != 0 {
+        libc::MS_SHARED | libc::MS_REC
+    } else if plan.propagation & libc::MS_PRIVATE != 0 {
         libc::MS_PRIVATE | libc::MS_REC
     } else {
         libc::MS_SLAVE | libc::MS_REC
     };
     mount_change("/", MountPropagationFlags::from_bits_retain(base as u32))
-        .step(|| "making / private to the container".into())?;
+        .step(|| "setting the propagation of /".into())?;
+    if base & libc::MS_SHARED != 0 {
+        let parent = parent_mount(&plan.rootfs).step(|| "finding the rootfs's mount".into())?;
+        mount_change(&parent, MountPropagationFlags::PRIVATE)
+            .step(|| format!("making {} private", parent.display()))?;
+    }
 
     // The rootfs becomes a mount of its own (pivot_root needs one); `root` is its fd.
     let what = || format!("bind mount rootfs {}", plan.rootfs.display());
@@ -196,6 +205,24 @@ pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     Ok(())
 }
 
+/// The mount point of the mount holding `path` (the longest mount point above it; the last one
+/// listed wins for stacked mounts).
+fn parent_mount(path: &Path) -> std::io::Result<PathBuf> {
+    let path = std::fs::canonicalize(path)?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mut best = PathBuf::from("/");
+    for line in info.lines() {
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let mp = PathBuf::from(mp.replace("\\040", " "));
+        if path.starts_with(&mp) && mp.components().count() >= best.components().count() {
+            best = mp;
+        }
+    }
+    Ok(best)
+}
+
 /// Makes `root` the process's `/`.
 fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
     rustix::process::fchdir(root.as_fd()).step(|| "entering the rootfs".into())?;
@@ -205,9 +232,14 @@ fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
         rustix::process::chroot(".").step(|| "chroot into the rootfs".into())?;
     } else {
         // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves the
-        // container with no path back to the host's filesystem.
+        // container with no path back to the host's filesystem. "." is ambiguous afterwards
+        // (mount(2) resolves it to the new root, umount2 to the old one on top), so we work
+        // from an fd of the old root taken before the pivot, as runc does.
+        let old_root =
+            mounts::reopen_dir(Path::new("/")).step(|| "opening the host's root".into())?;
         rustix::process::pivot_root(".", ".").step(|| "pivot_root".into())?;
-        // The old root, now stacked on ".", is detached without its unmount reaching any peer.
+        rustix::process::fchdir(old_root.as_fd()).step(|| "entering the host's old root".into())?;
+        // Its detach must not reach any peer: make the old root (only) a slave first.
         mount_change(
             ".",
             MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
