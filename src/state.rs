@@ -197,7 +197,7 @@ impl StateDir {
 }
 
 /// Writes `data` to `tmp`, then renames it over `dest`.
-pub fn write_atomic(tmp: &Path, dest: &Path, data: &[u8]) -> Result<(), StateError> {
+fn write_atomic(tmp: &Path, dest: &Path, data: &[u8]) -> Result<(), StateError> {
     let mut f = File::create(tmp).map_err(io_err("writing", tmp))?;
     f.write_all(data).map_err(io_err("writing", tmp))?;
     fs::rename(tmp, dest).map_err(io_err("writing", dest))

@@ -62,16 +62,20 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates the container's cgroup in every mounted hierarchy, following runc's cgroupfs rules
+    /// Creates the container's cgroup in every hierarchy (from `hierarchy::detect`), following
+    /// runc's cgroupfs rules
     /// for `linux.cgroupsPath`. On failure, whatever was created is removed again.
-    pub fn create(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
-        let hierarchies = hierarchy::detect().map_err(CgroupError::Detect)?;
+    pub fn create(
+        hierarchies: &[Hierarchy],
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
         if hierarchies.is_empty() {
             return Err(CgroupError::NoHierarchy);
         }
         let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let mut cg = Cgroup::default();
-        for h in &hierarchies {
+        for h in hierarchies {
             let cgroup = hierarchy::container_path(h, cgroups_path, id, &own);
             let path = h.dir(&cgroup);
             let mut dir = Dir {

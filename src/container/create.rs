@@ -115,7 +115,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     // No lock: the exclusive mkdir owns the id, other commands see no state.json until it is
     // written, and a lock fd would be inherited by the init and held until its exec.
     let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
-    let cg = Cgroup::create(cgroups_path.as_deref(), o.id)?;
+    // mountinfo is read once for both the cgroup and the container's view of it.
+    let hierarchies = cgroups::hierarchy::detect().map_err(cgroups::CgroupError::Detect)?;
+    let cg = Cgroup::create(&hierarchies, cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
     let has_config_rules = linux
         .and_then(|l| l.resources().as_ref())
@@ -133,7 +135,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         }
         logging::warn("no cgroup v1 devices controller: the container's device access is not restricted (cgroup v2 device filter not built yet)");
     }
-    plan.rootfs.cgroups = cgroup_view(&cg, plan.namespaces.new_cgroup);
+    plan.rootfs.cgroups = cgroup_view(&hierarchies, &cg, plan.namespaces.new_cgroup);
     // Provisional state (no init yet: "stopped"), so that if this process is killed from here
     // on, `delete` still finds the cgroup to remove.
     let mut st = State {
@@ -300,10 +302,13 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
 
 /// What the init mounts for a `type: cgroup` mount: each hierarchy's container directory. On a
 /// hybrid host the container sees the v1 hierarchies only, as under runc.
-fn cgroup_view(cg: &Cgroup, new_namespace: bool) -> cgroupfs::Sources {
-    let hierarchies = cgroups::hierarchy::detect().unwrap_or_default();
-    let hybrid = cgroups::hierarchy::mode(&hierarchies) == cgroups::Mode::Hybrid;
-    let hierarchies = cg
+fn cgroup_view(
+    hierarchies: &[cgroups::Hierarchy],
+    cg: &Cgroup,
+    new_namespace: bool,
+) -> cgroupfs::Sources {
+    let hybrid = cgroups::hierarchy::mode(hierarchies) == cgroups::Mode::Hybrid;
+    let sources = cg
         .dirs
         .iter()
         .filter(|d| !(hybrid && d.hierarchy == "unified"))
@@ -321,7 +326,7 @@ fn cgroup_view(cg: &Cgroup, new_namespace: bool) -> cgroupfs::Sources {
         })
         .collect();
     cgroupfs::Sources {
-        hierarchies,
+        hierarchies: sources,
         new_namespace,
     }
 }

@@ -313,7 +313,7 @@ pub fn attach(mnt: BorrowedFd<'_>, target: BorrowedFd<'_>, o: &Options) -> io::R
     Ok(())
 }
 
-/// Re-opens a directory fd as O_PATH (for resolve functions taking a root).
+/// Opens directory `path` as an O_PATH fd (a root for the resolve functions, or an fchdir target).
 pub fn reopen_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(rustix::fs::open(
         path,
