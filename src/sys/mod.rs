@@ -1,5 +1,5 @@
 //! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
-//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`; and the sealed re-exec (exe.rs).
+//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; and the sealed re-exec (exe.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
 
@@ -307,4 +307,47 @@ pub fn wait_signal(mask: u64) -> io::Result<i32> {
             sig => return Ok(sig as i32),
         }
     }
+}
+
+/// Loads a seccomp filter into the calling thread. With SECCOMP_FILTER_FLAG_NEW_LISTENER the
+/// kernel returns the notification fd (close-on-exec).
+pub fn seccomp_set_filter(filter: &[libc::sock_filter], flags: u64) -> io::Result<Option<OwnedFd>> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(filter.len())
+            .map_err(|_| io::Error::other("seccomp program longer than 65535 instructions"))?,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prog points at `filter`, which outlives the call; the kernel copies the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER the return value is a new fd that nothing else owns.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as RawFd) }));
+    }
+    Ok(None)
+}
+
+/// Whether the kernel knows a SECCOMP_FILTER_FLAG_*: flags are checked before the program is
+/// read, so an unknown flag fails with EINVAL and a known one with EFAULT on the NULL program
+/// (libseccomp probes the same way). Nothing is loaded either way.
+pub fn seccomp_flag_supported(flag: u64) -> bool {
+    // SAFETY: a NULL program is never dereferenced: the call fails before or at copying it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flag,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
