@@ -24,12 +24,16 @@ pub enum FromInit {
     Ready(String),
     /// Setup failed; the message names the step ("mount proc on /proc: EPERM").
     Failed(String),
+    /// The seccomp filter is loaded and its notify listener is this fd of the init: the parent
+    /// copies it (pidfd_getfd) for the seccomp agent.
+    SeccompListener(i32),
 }
 
 const GO: u8 = 1;
 const COMMIT: u8 = 2;
 const READY: u8 = 3;
 const FAILED: u8 = 4;
+const SECCOMP_LISTENER: u8 = 5;
 
 /// One end of the channel.
 pub struct Channel(pub OwnedFd);
@@ -93,6 +97,26 @@ impl Channel {
             FromInit::Ready(t) => self.send(READY, t.as_bytes()),
             // Long messages are cut to fit one packet.
             FromInit::Failed(msg) => self.send(FAILED, &msg.as_bytes()[..msg.len().min(8000)]),
+            // One write(2) and no allocation: until the agent holds this fd, nobody could
+            // answer a notified syscall, and a profile may not notify write (see seccomp).
+            FromInit::SeccompListener(fd) => {
+                let mut buf = [0u8; 12];
+                buf[0] = SECCOMP_LISTENER;
+                // Decimal digits, last first.
+                let (mut v, mut n) = (fd.unsigned_abs(), buf.len());
+                loop {
+                    n -= 1;
+                    buf[n] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                buf.copy_within(n.., 1);
+                let len = 1 + buf.len() - n;
+                rustix::io::write(&self.0, &buf[..len])?;
+                Ok(())
+            }
         }
     }
 
@@ -100,6 +124,9 @@ impl Channel {
         Ok(match self.recv()? {
             Some((READY, t)) => Some(FromInit::Ready(t)),
             Some((FAILED, msg)) => Some(FromInit::Failed(msg)),
+            Some((SECCOMP_LISTENER, fd)) => Some(FromInit::SeccompListener(
+                fd.parse().map_err(|_| unexpected(SECCOMP_LISTENER))?,
+            )),
             Some((tag, _)) => return Err(unexpected(tag)),
             None => None,
         })
@@ -134,6 +161,13 @@ mod tests {
             p.recv_from_init().unwrap(),
             Some(FromInit::Ready("mounts=12us".into()))
         );
+        for fd in [0, 7, 1234] {
+            c.send_from_init(&FromInit::SeccompListener(fd)).unwrap();
+            assert_eq!(
+                p.recv_from_init().unwrap(),
+                Some(FromInit::SeccompListener(fd))
+            );
+        }
         drop(p);
         assert_eq!(c.recv_in_init().unwrap(), None);
     }

@@ -67,6 +67,34 @@ const MOUNT_OPTIONS: &[&str] = &[
     "unbindable",
 ];
 
+/// What berth's seccomp compiler handles; supportedFlags are the ones this kernel accepts.
+fn seccomp() -> Value {
+    let flags = [
+        ("SECCOMP_FILTER_FLAG_TSYNC", libc::SECCOMP_FILTER_FLAG_TSYNC),
+        ("SECCOMP_FILTER_FLAG_LOG", libc::SECCOMP_FILTER_FLAG_LOG),
+        (
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        ),
+        ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 5),
+    ];
+    json!({
+        "enabled": true,
+        "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
+            "SCMP_ACT_TRAP"],
+        "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+        "archs": ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+        "knownFlags": flags.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        "supportedFlags": flags
+            .iter()
+            .filter(|(_, bit)| crate::sys::seccomp_flag_supported(*bit))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>(),
+    })
+}
+
 pub fn document() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -77,7 +105,7 @@ pub fn document() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
             "capabilities": capabilities::NAMES.to_vec(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

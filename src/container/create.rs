@@ -16,7 +16,7 @@ use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::state::{self, State, StateDir};
 use crate::sys::{self as raw, Forked};
-use crate::{logging, namespaces, personality, process, procfs, rootfs, spec, sysctl};
+use crate::{logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl};
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -101,6 +101,11 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .map(personality::persona)
             .transpose()
             .map_err(|e| config.invalid("linux.personality", e))?,
+        // Compiled here, before anything exists, so a bad profile leaves nothing behind.
+        seccomp: linux
+            .and_then(|l| l.seccomp().as_ref())
+            .map(|s| seccomp::plan(&config, s))
+            .transpose()?,
     };
     let device_rules = cgroups::devices::rules(&config)?;
     phase(&mut t, "loading config.json");
@@ -186,20 +191,26 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     parent_end
         .send_to_init(ToInit::Go)
         .map_err(sys_err("signalling the init"))?;
-    match parent_end
-        .recv_from_init()
-        .map_err(sys_err("waiting for the init"))?
-    {
-        Some(FromInit::Ready(timings)) => {
-            if logging::debug_enabled() {
-                logging::debug(&format!("create: init phases: {}", timings.trim()));
+    loop {
+        match parent_end
+            .recv_from_init()
+            .map_err(sys_err("waiting for the init"))?
+        {
+            Some(FromInit::Ready(timings)) => {
+                if logging::debug_enabled() {
+                    logging::debug(&format!("create: init phases: {}", timings.trim()));
+                }
+                break;
             }
-        }
-        Some(FromInit::Failed(msg)) => return Err(Error::Init(msg)),
-        None => {
-            return Err(Error::Init(
-                "the container's init exited during setup".into(),
-            ))
+            Some(FromInit::SeccompListener(fd)) => {
+                hand_to_seccomp_agent(&plan, &st, &bundle, pid, fd, &cleanup)?
+            }
+            Some(FromInit::Failed(msg)) => return Err(Error::Init(msg)),
+            None => {
+                return Err(Error::Init(
+                    "the container's init exited during setup".into(),
+                ))
+            }
         }
     }
     phase(&mut t, "setting up the container");
@@ -227,6 +238,39 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         state: st,
         pidfd,
     })
+}
+
+/// Copies the init's seccomp listener and sends it to the agent at `listenerPath`.
+fn hand_to_seccomp_agent(
+    plan: &init::Plan,
+    st: &State,
+    bundle: &Path,
+    pid: i32,
+    fd: i32,
+    cleanup: &Cleanup,
+) -> Result<(), Error> {
+    let listener = plan
+        .seccomp
+        .as_ref()
+        .and_then(|p| p.listener.as_ref())
+        .ok_or_else(|| Error::Init("the init sent a seccomp listener nobody asked for".into()))?;
+    let pidfd = cleanup
+        .child
+        .as_ref()
+        .and_then(|(_, p)| p.as_ref())
+        .ok_or_else(|| Error::Init("no pidfd for the container's init".into()))?;
+    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
+        .map_err(|e| sys_err("copying the seccomp listener from the init")(e.into()))?;
+    let c = seccomp::notify::Container {
+        id: &st.id,
+        pid,
+        bundle,
+        annotations: &st.annotations,
+    };
+    seccomp::notify::send(listener, &c, copy.as_fd()).map_err(sys_err(format!(
+        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
+        listener.path.display()
+    )))
 }
 
 /// The start socket, bound through /proc/self/fd so that long state paths fit sun_path.

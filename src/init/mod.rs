@@ -15,7 +15,7 @@ use rustix::net::{RecvFlags, SendFlags};
 
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::process::{self, capabilities, rlimits, user};
-use crate::{namespaces, rootfs, sys, sysctl};
+use crate::{namespaces, rootfs, seccomp, sys, sysctl};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,21 @@ pub struct Plan {
     pub personality: Option<u64>,
     /// Join a new session keyring, so the container cannot read the caller's keys.
     pub new_keyring: bool,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<seccomp::Program>,
+}
+
+impl Plan {
+    /// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN. If the process is not to
+    /// keep it, the init holds it until the filter is loaded and then drops it with one capset,
+    /// so the profile only has to allow capset and execve (runc loads such filters before
+    /// dropping any capability, so its profiles must allow every call the runtime makes after).
+    fn holds_sys_admin_for_seccomp(&self) -> bool {
+        const CAP_SYS_ADMIN: u64 = 1 << 21;
+        self.seccomp.is_some()
+            && !self.process.no_new_privileges
+            && self.process.caps.effective & CAP_SYS_ADMIN == 0
+    }
 }
 
 /// The init's whole life. `chan` talks to the parent; `listener` is the start socket.
@@ -102,7 +117,7 @@ pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
         }
     };
     drop(chan);
-    wait_for_start(&plan.process, &program, listener)
+    wait_for_start(plan, &program, listener)
 }
 
 fn exit(code: i32) -> ! {
@@ -171,7 +186,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
-    apply_credentials(p)?;
+    let hold_admin = plan.holds_sys_admin_for_seccomp();
+    let p = &plan.process;
+    apply_credentials(p, hold_admin)?;
     t.mark("process");
 
     // Nothing of berth's may leak into the container: every fd past stdio and the preserved
@@ -182,6 +199,21 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         // harmlessly with EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
+
+    // A filter that notifies is loaded now, so that its listener reaches the agent during
+    // create, as under runc; any other filter is loaded just before execve.
+    let _notify_fd = match &plan.seccomp {
+        Some(s) if s.listener.is_some() => {
+            let fd = load_seccomp(plan, s).map_err(StepError::msg)?;
+            if let Some(fd) = &fd {
+                use std::os::fd::AsRawFd;
+                chan.send_from_init(&FromInit::SeccompListener(fd.as_raw_fd()))
+                    .step(|| "handing over the seccomp listener".into())?;
+            }
+            fd
+        }
+        _ => None,
+    };
 
     chan.send_from_init(&FromInit::Ready(t.out))
         .step(|| "reporting ready".into())?;
@@ -194,9 +226,20 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
 }
 
+/// Loads the filter; then, if the init held CAP_SYS_ADMIN only to load it, drops it.
+fn load_seccomp(plan: &Plan, s: &seccomp::Program) -> Result<Option<OwnedFd>, String> {
+    let fd = seccomp::load(s).map_err(|e| format!("loading the seccomp filter: {e}"))?;
+    if plan.holds_sys_admin_for_seccomp() {
+        capabilities::set(&plan.process.caps)
+            .map_err(|e| format!("dropping CAP_SYS_ADMIN after loading the seccomp filter: {e}"))?;
+    }
+    Ok(fd)
+}
+
 /// Capabilities and user, in the order the kernel requires: the bounding set needs
 /// CAP_SETPCAP (so before the uid switch), keep-caps carries the permitted set across it.
-fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
+/// `hold_admin` keeps CAP_SYS_ADMIN effective for loading the seccomp filter later.
+fn apply_credentials(p: &process::Plan, hold_admin: bool) -> Result<(), StepError> {
     capabilities::drop_bounding(&p.caps, p.last_cap).map_err(|(n, e)| StepError {
         step: format!(
             "dropping {} from the bounding set",
@@ -207,7 +250,12 @@ fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
     rustix::thread::set_keep_capabilities(true).step(|| "prctl keep-caps".into())?;
     user::switch(p.uid, p.gid, &p.groups).map_err(StepError::msg)?;
     rustix::thread::set_keep_capabilities(false).step(|| "prctl keep-caps".into())?;
-    capabilities::apply(&p.caps).step(|| "setting capabilities".into())?;
+    let mut caps = p.caps;
+    if hold_admin {
+        caps.effective |= 1 << 21;
+        caps.permitted |= 1 << 21;
+    }
+    capabilities::apply(&caps).step(|| "setting capabilities".into())?;
     if p.no_new_privileges {
         rustix::thread::set_no_new_privs(true).step(|| "prctl no_new_privs".into())?;
     }
@@ -216,7 +264,7 @@ fn apply_credentials(p: &process::Plan) -> Result<(), StepError> {
 
 /// Blocks until `start` connects, then execs. The connection is close-on-exec: `start` reads
 /// end-of-file once the exec succeeded, or the error if it failed.
-fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! {
+fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
     loop {
         // Close-on-exec: `start` waits for this connection to close at the exec.
         let conn =
@@ -232,14 +280,15 @@ fn wait_for_start(p: &process::Plan, program: &CString, listener: OwnedFd) -> ! 
             _ => continue,
         }
         drop(listener);
-        let err = exec(p, program);
-        let msg = format!("exec {}: {err}", program.to_string_lossy());
+        let msg = exec(plan, program);
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
         exit(127)
     }
 }
 
-fn exec(p: &process::Plan, program: &CString) -> io::Error {
+/// Execs the program; returns only with what went wrong.
+fn exec(plan: &Plan, program: &CString) -> String {
+    let p = &plan.process;
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(p.umask));
     // Rust's runtime ignores SIGPIPE, and an ignored signal stays ignored across exec: the
     // program starts with every disposition at its default, as under runc.
@@ -263,8 +312,18 @@ fn exec(p: &process::Plan, program: &CString) -> io::Error {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
+    // Last, so the profile only has to allow execve (and capset, see Plan).
+    if let Some(s) = plan.seccomp.as_ref().filter(|s| s.listener.is_none()) {
+        if let Err(e) = load_seccomp(plan, s) {
+            return e;
+        }
+    }
     // SAFETY: argv and envp are NULL-terminated arrays of pointers into CStrings that outlive
     // the call; execve only returns on failure.
     unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    io::Error::last_os_error()
+    format!(
+        "exec {}: {}",
+        program.to_string_lossy(),
+        io::Error::last_os_error()
+    )
 }

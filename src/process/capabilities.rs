@@ -87,6 +87,20 @@ pub fn last_cap() -> u32 {
         .unwrap_or(40)
 }
 
+/// Effective, permitted and inheritable in one capset. A capability leaving the permitted set
+/// leaves the ambient set with it.
+pub fn set(sets: &Sets) -> std::io::Result<()> {
+    thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: CapabilitySet::from_bits_retain(sets.effective),
+            permitted: CapabilitySet::from_bits_retain(sets.permitted),
+            inheritable: CapabilitySet::from_bits_retain(sets.inheritable),
+        },
+    )?;
+    Ok(())
+}
+
 /// Removes from the bounding set every capability not in `sets.bounding`. Needs CAP_SETPCAP,
 /// so it runs before the uid switch; the error names the capability that failed.
 pub fn drop_bounding(sets: &Sets, last_cap: u32) -> Result<(), (u32, std::io::Error)> {
@@ -103,14 +117,7 @@ pub fn drop_bounding(sets: &Sets, last_cap: u32) -> Result<(), (u32, std::io::Er
 /// set, so the permitted set still holds what the new sets need; the bounding set was reduced
 /// before the switch (that needs CAP_SETPCAP).
 pub fn apply(sets: &Sets) -> std::io::Result<()> {
-    thread::set_capabilities(
-        None,
-        CapabilitySets {
-            effective: CapabilitySet::from_bits_retain(sets.effective),
-            permitted: CapabilitySet::from_bits_retain(sets.permitted),
-            inheritable: CapabilitySet::from_bits_retain(sets.inheritable),
-        },
-    )?;
+    set(sets)?;
     thread::clear_ambient_capability_set()?;
     for n in 0..64 {
         if sets.ambient & (1 << n) != 0 {

@@ -95,6 +95,7 @@ impl Asm {
         self.push(code, jt as u8, jf as u8, k)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.rev.len()
     }

@@ -31,12 +31,26 @@ pub fn compile(p: &Profile) -> Program {
 
     // Written back to front: sections first, the arch dispatch last.
     let s32 = has(Arch::X86).then(|| {
-        tree(&mut asm, Arch::X86, &outcomes(p, Arch::X86), 0, 1 << 32, default);
+        tree(
+            &mut asm,
+            Arch::X86,
+            &outcomes(p, Arch::X86),
+            0,
+            1 << 32,
+            default,
+        );
         asm.load(bpf::OFF_NR)
     });
     let x32 = has(Arch::X32).then(|| {
         let o = outcomes(p, Arch::X32);
-        tree(&mut asm, Arch::X32, &o, u64::from(X32_SYSCALL_BIT), 1 << 32, default)
+        tree(
+            &mut asm,
+            Arch::X32,
+            &o,
+            u64::from(X32_SYSCALL_BIT),
+            1 << 32,
+            default,
+        )
     });
     let x64 = tree(
         &mut asm,

@@ -267,7 +267,10 @@ pub fn profile_from_spec(c: &Config, s: &LinuxSeccomp) -> Result<Profile, SpecEr
 pub fn plan(c: &Config, s: &LinuxSeccomp) -> Result<Program, SpecError> {
     let profile = profile_from_spec(c, s)?;
     let mut program = compile(&profile);
-    if profile.rules.iter().any(|r| r.action == Action::Notify) {
+    if !profile.rules.iter().any(|r| r.action == Action::Notify) {
+        // It only concerns notifications, and the kernel refuses it without a listener.
+        program.flags &= !FLAG_WAIT_KILLABLE_RECV;
+    } else {
         program.flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
         program.listener = s.listener_path().as_ref().map(|p| Listener {
             path: p.clone(),

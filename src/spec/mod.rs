@@ -236,9 +236,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
         }
     }
     if let Some(linux) = linux {
-        if linux.seccomp().is_some() {
-            return not_yet("linux.seccomp");
-        }
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");
         }

@@ -340,6 +340,12 @@ pub fn seccomp_set_filter(filter: &[libc::sock_filter], flags: u64) -> io::Resul
 /// read, so an unknown flag fails with EINVAL and a known one with EFAULT on the NULL program
 /// (libseccomp probes the same way). Nothing is loaded either way.
 pub fn seccomp_flag_supported(flag: u64) -> bool {
+    // WAIT_KILLABLE_RECV is refused without a listener.
+    let flag = if flag & (1 << 5) != 0 {
+        flag | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        flag
+    };
     // SAFETY: a NULL program is never dereferenced: the call fails before or at copying it.
     let r = unsafe {
         libc::syscall(
