@@ -2,7 +2,10 @@
 # Installs what building and testing berth needs on a fresh Debian machine (as root), once.
 set -euo pipefail
 need=()
-for pkg in busybox-static runc iproute2; do
+# busybox-static: the test rootfs; runc: side-by-side tests; iproute2: network namespaces;
+# gcc: the seccomp tests' raw-syscall probe; libseccomp-dev: the seccomp differential tests'
+# oracle (a dev-dependency links libseccomp).
+for pkg in busybox-static runc iproute2 gcc libseccomp-dev pkg-config; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

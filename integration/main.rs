@@ -19,3 +19,4 @@ mod namespaces;
 mod process;
 mod review_regressions;
 mod rootfs;
+mod seccomp;

@@ -107,6 +107,29 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .map(|s| seccomp::plan(&config, s))
             .transpose()?,
     };
+    if let Some(s) = &plan.seccomp {
+        // After the filter is loaded the init makes only these calls; if the filter refuses
+        // them the process cannot start, and the failure could not even be reported.
+        let mut needed = vec!["execve"];
+        if plan.holds_sys_admin_for_seccomp() {
+            needed.push("capset");
+        }
+        if let Some(call) = needed.iter().find(|c| !s.lets_through(c)) {
+            return Err(config
+                .invalid(
+                    "linux.seccomp",
+                    format!(
+                        "the profile denies {call}, which berth must call after loading it{}",
+                        if *call == "capset" {
+                            " (to drop CAP_SYS_ADMIN, since noNewPrivileges is false)"
+                        } else {
+                            " to start the process"
+                        }
+                    ),
+                )
+                .into());
+        }
+    }
     let device_rules = cgroups::devices::rules(&config)?;
     phase(&mut t, "loading config.json");
 

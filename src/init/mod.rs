@@ -98,7 +98,7 @@ impl Plan {
     /// keep it, the init holds it until the filter is loaded and then drops it with one capset,
     /// so the profile only has to allow capset and execve (runc loads such filters before
     /// dropping any capability, so its profiles must allow every call the runtime makes after).
-    fn holds_sys_admin_for_seccomp(&self) -> bool {
+    pub fn holds_sys_admin_for_seccomp(&self) -> bool {
         const CAP_SYS_ADMIN: u64 = 1 << 21;
         self.seccomp.is_some()
             && !self.process.no_new_privileges
@@ -140,6 +140,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     // /proc files while it holds the runtime's state (exec resets it).
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .step(|| "prctl PR_SET_DUMPABLE".into())?;
+    // Its own session and process group, as under runc: the container shares neither with
+    // whoever called berth (job control signals, the caller's terminal).
+    rustix::process::setsid().step(|| "setsid".into())?;
     // Nodes and directories get exactly the modes the config asks for.
     rustix::process::umask(rustix::fs::Mode::empty());
 

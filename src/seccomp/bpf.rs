@@ -65,14 +65,25 @@ impl Asm {
         }
     }
 
-    /// `ld [off]`: a 32-bit word of seccomp_data.
-    pub fn load(&mut self, off: u32) -> Label {
+    /// `ld [off]` (a 32-bit word of seccomp_data), then on to `next`.
+    pub fn load(&mut self, off: u32, next: Label) -> Label {
+        self.flow_to(next);
         self.push(LD_W_ABS, 0, 0, off)
     }
 
-    /// `and #k`.
-    pub fn and(&mut self, k: u32) -> Label {
+    /// `and #k`, then on to `next`.
+    pub fn and(&mut self, k: u32, next: Label) -> Label {
+        self.flow_to(next);
         self.push(AND_K, 0, 0, k)
+    }
+
+    /// Makes the instruction written next continue at `next`: it falls through when `next` is
+    /// the last one written; otherwise (a shared return, say) a JA leads there.
+    fn flow_to(&mut self, next: Label) {
+        if self.distance(next) != 0 {
+            let d = self.distance(next) as u32;
+            self.push(JA, 0, 0, d);
+        }
     }
 
     /// A label a conditional jump written next can reach: `l` itself, or a trampoline to it.
@@ -128,8 +139,9 @@ mod tests {
     fn far_targets_get_a_trampoline() {
         let mut a = Asm::new();
         let far = a.ret(1);
+        let mut next = far;
         for i in 0..300 {
-            a.load(i);
+            next = a.load(i, next);
         }
         let near = a.ret(2);
         a.jump(JEQ, 7, far, near);
@@ -139,6 +151,18 @@ mod tests {
         // The JA lands on the far return: 1 + 1 + k == its index.
         assert_eq!(p[2 + p[1].k as usize].k, 1);
         assert_eq!(p[2].k, 2);
+    }
+
+    #[test]
+    fn a_load_before_a_shared_return_jumps_to_it() {
+        let mut a = Asm::new();
+        let r = a.ret(1);
+        a.ret(2);
+        a.load(0, r);
+        let p = a.finish();
+        // ld ; ja +1 ; ret #2 ; ret #1
+        assert_eq!((p[1].code, p[1].k), (JA, 1));
+        assert_eq!(p[3].k, 1);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn compile(p: &Profile) -> Program {
 
     // Written back to front: sections first, the arch dispatch last.
     let s32 = has(Arch::X86).then(|| {
-        tree(
+        let t = tree(
             &mut asm,
             Arch::X86,
             &outcomes(p, Arch::X86),
@@ -39,7 +39,7 @@ pub fn compile(p: &Profile) -> Program {
             1 << 32,
             default,
         );
-        asm.load(bpf::OFF_NR)
+        asm.load(bpf::OFF_NR, t)
     });
     let x32 = has(Arch::X32).then(|| {
         let o = outcomes(p, Arch::X32);
@@ -69,15 +69,15 @@ pub fn compile(p: &Profile) -> Program {
             asm.jump(JEQ, u32::MAX, def, kill)
         }
     };
-    asm.jump(JGE, X32_SYSCALL_BIT, high, x64);
-    let s64 = asm.load(bpf::OFF_NR);
+    let split = asm.jump(JGE, X32_SYSCALL_BIT, high, x64);
+    let s64 = asm.load(bpf::OFF_NR, split);
     let kill = asm.ret(Action::KillThread.ret());
     let not64 = match s32 {
         Some(s32) => asm.jump(JEQ, Arch::X86.audit(), s32, kill),
         None => kill,
     };
-    asm.jump(JEQ, Arch::X86_64.audit(), s64, not64);
-    asm.load(bpf::OFF_ARCH);
+    let dispatch = asm.jump(JEQ, Arch::X86_64.audit(), s64, not64);
+    asm.load(bpf::OFF_ARCH, dispatch);
     Program {
         filter: asm.finish(),
         flags: p.flags,
@@ -244,8 +244,8 @@ fn cond(asm: &mut Asm, arch: Arch, c: &Cond, ok: Label, fail: Label) -> Label {
     let (v_lo, v_hi) = (c.value as u32, (c.value >> 32) as u32);
     if arch.is_32bit() {
         let test = |asm: &mut Asm, code, k, ok, fail| {
-            asm.jump(code, k, ok, fail);
-            asm.load(lo_off)
+            let j = asm.jump(code, k, ok, fail);
+            asm.load(lo_off, j)
         };
         return match c.op {
             Op::Eq => test(asm, JEQ, v_lo, ok, fail),
@@ -255,9 +255,9 @@ fn cond(asm: &mut Asm, arch: Arch, c: &Cond, ok: Label, fail: Label) -> Label {
             Op::Le => test(asm, JGT, v_lo, fail, ok),
             Op::Lt => test(asm, JGE, v_lo, fail, ok),
             Op::MaskedEq(m) => {
-                asm.jump(JEQ, v_lo & m as u32, ok, fail);
-                asm.and(m as u32);
-                asm.load(lo_off)
+                let j = asm.jump(JEQ, v_lo & m as u32, ok, fail);
+                let and = asm.and(m as u32, j);
+                asm.load(lo_off, and)
             }
         };
     }
@@ -274,16 +274,16 @@ fn cond(asm: &mut Asm, arch: Arch, c: &Cond, ok: Label, fail: Label) -> Label {
             let lo = if m_lo == 0 {
                 ok
             } else {
-                asm.jump(JEQ, v_lo & m_lo, ok, fail);
-                asm.and(m_lo);
-                asm.load(lo_off)
+                let j = asm.jump(JEQ, v_lo & m_lo, ok, fail);
+                let and = asm.and(m_lo, j);
+                asm.load(lo_off, and)
             };
             if m_hi == 0 {
                 lo
             } else {
-                asm.jump(JEQ, v_hi & m_hi, lo, fail);
-                asm.and(m_hi);
-                asm.load(hi_off)
+                let j = asm.jump(JEQ, v_hi & m_hi, lo, fail);
+                let and = asm.and(m_hi, j);
+                asm.load(hi_off, and)
             }
         }
     }
@@ -291,10 +291,10 @@ fn cond(asm: &mut Asm, arch: Arch, c: &Cond, ok: Label, fail: Label) -> Label {
 
 /// arg == v: the high words, then the low words.
 fn eq64(asm: &mut Asm, lo_off: u32, v_lo: u32, v_hi: u32, ok: Label, fail: Label) -> Label {
-    asm.jump(JEQ, v_lo, ok, fail);
-    let lo = asm.load(lo_off);
-    asm.jump(JEQ, v_hi, lo, fail);
-    asm.load(lo_off + 4)
+    let j = asm.jump(JEQ, v_lo, ok, fail);
+    let lo = asm.load(lo_off, j);
+    let j = asm.jump(JEQ, v_hi, lo, fail);
+    asm.load(lo_off + 4, j)
 }
 
 /// arg > v (`code` JGT) or arg >= v (JGE), unsigned over 64 bits: a higher high word decides;
@@ -308,11 +308,11 @@ fn ordered64(
     ok: Label,
     fail: Label,
 ) -> Label {
-    asm.jump(code, v_lo, ok, fail);
-    let lo = asm.load(lo_off);
+    let j = asm.jump(code, v_lo, ok, fail);
+    let lo = asm.load(lo_off, j);
     let hi_eq = asm.jump(JEQ, v_hi, lo, fail);
-    asm.jump(JGT, v_hi, ok, hi_eq);
-    asm.load(lo_off + 4)
+    let j = asm.jump(JGT, v_hi, ok, hi_eq);
+    asm.load(lo_off + 4, j)
 }
 
 #[cfg(test)]
@@ -352,6 +352,39 @@ mod tests {
         );
         let o = outcomes(&p, Arch::X86_64);
         assert_eq!(o[&0], Outcome::Always(Action::Errno(1)));
+    }
+
+    fn verdict(p: &Profile, arch: Arch, nr: u32) -> u32 {
+        let prog = compile(p);
+        let d = super::super::interp::Data {
+            nr,
+            arch: arch.audit(),
+            ..Default::default()
+        };
+        super::super::interp::run(&prog.filter, &d).unwrap().0
+    }
+
+    #[test]
+    fn sections_without_rules_reach_the_default() {
+        // Every section's tree is the shared default return: nothing may fall into the
+        // bad-arch kill written next to it.
+        for default in [Action::Allow, Action::Errno(1)] {
+            for arches in [
+                vec![Arch::X86_64],
+                vec![Arch::X86_64, Arch::X32],
+                vec![Arch::X86_64, Arch::X86],
+                vec![Arch::X86_64, Arch::X86, Arch::X32],
+            ] {
+                let p = Profile {
+                    arches: arches.clone(),
+                    ..profile(default, vec![("getuid32", Action::Trap, vec![])])
+                };
+                for &a in &arches {
+                    let nr = a.syscall("write").unwrap();
+                    assert_eq!(verdict(&p, a, nr), default.ret(), "{arches:?} {a:?}");
+                }
+            }
+        }
     }
 
     #[test]

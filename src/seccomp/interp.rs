@@ -1,6 +1,7 @@
-//! A classic-BPF interpreter for seccomp programs, for tests: runs berth's and libseccomp's
-//! programs over the same seccomp_data. It checks what the kernel's verifier would (in-bounds
-//! jumps, aligned loads inside seccomp_data, a return on every path) and fails loudly otherwise.
+//! A classic-BPF interpreter for seccomp programs. `create` asks it whether a compiled profile
+//! lets the calls the init needs through; the tests run berth's and libseccomp's programs over
+//! the same seccomp_data with it. It checks what the kernel's verifier would (in-bounds jumps,
+//! aligned loads inside seccomp_data, a return on every path) and fails loudly otherwise.
 
 /// struct seccomp_data.
 #[derive(Clone, Copy, Debug, Default)]

@@ -24,7 +24,6 @@ mod compile;
 pub mod notify;
 mod syscalls;
 
-#[cfg(test)]
 mod interp;
 #[cfg(test)]
 mod oracle;
@@ -278,6 +277,35 @@ pub fn plan(c: &Config, s: &LinuxSeccomp) -> Result<Program, SpecError> {
         });
     }
     Ok(program)
+}
+
+impl Program {
+    /// Whether the filter lets a native call of `name` through (argument values zero) or
+    /// hands it to someone who may (NOTIFY's agent, TRACE's tracer). Used to refuse, before
+    /// anything exists, a profile under which the container's process could never start.
+    pub fn lets_through(&self, name: &str) -> bool {
+        let Some(arch) = Arch::native() else {
+            return true;
+        };
+        let Some(nr) = arch.syscall(name) else {
+            return true;
+        };
+        let data = interp::Data {
+            nr,
+            arch: arch.audit(),
+            ..Default::default()
+        };
+        match interp::run(&self.filter, &data) {
+            Ok((ret, _)) => matches!(
+                ret & libc::SECCOMP_RET_ACTION_FULL,
+                libc::SECCOMP_RET_ALLOW
+                    | libc::SECCOMP_RET_LOG
+                    | libc::SECCOMP_RET_USER_NOTIF
+                    | libc::SECCOMP_RET_TRACE
+            ),
+            Err(_) => false,
+        }
+    }
 }
 
 /// Loads the program into the calling thread; the listener fd if NEW_LISTENER was asked for.
