@@ -5,7 +5,7 @@
 #   sudo bash hack/bench.sh [RUNTIME...]     # RUNTIME: berth runc crun youki (default: all)
 #
 # Environment: RUNS (runs per command in scenarios 1-3, at least 30; default 30),
-# SECCOMP_PROFILE (a Docker-format seccomp profile to use instead of looking for one).
+# SECCOMP_PROFILE (a Docker-format seccomp profile instead of the one in integration/data).
 #
 # What it does:
 #   - installs hyperfine, busybox-static, time (and crun/runc when asked for) from Debian if
@@ -359,8 +359,12 @@ spec_tool=$(command -v runc || echo "$REPO/target/release/berth")
 [ -x "$spec_tool" ] || die "neither runc nor berth is available to write a config.json"
 (cd "$WORK/bundle" && "$spec_tool" spec)
 
-# Docker's default seccomp profile, if a Debian package installed here ships one.
+# Docker's default seccomp profile: the copy kept with the tests (moby 20.10.24, from Debian's
+# golang-github-docker-docker-dev; see integration/data/seccomp/README.md), else one a Debian
+# package installed here ships.
 SECCOMP_SRC=${SECCOMP_PROFILE:-}
+[ -n "$SECCOMP_SRC" ] || [ ! -r "$REPO/integration/data/seccomp/docker-default.json" ] ||
+	SECCOMP_SRC=$REPO/integration/data/seccomp/docker-default.json
 if [ -z "$SECCOMP_SRC" ]; then
 	for pkg in docker.io docker-ce moby-engine containerd golang-github-containers-common containers-common podman; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || continue

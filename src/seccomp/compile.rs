@@ -178,14 +178,13 @@ fn tree(
     hi: u64,
     default: u32,
 ) -> Label {
-    // Neighbouring intervals with the same return are one.
+    // Neighbouring intervals with the same outcome are one.
     fn push<'a>(iv: &mut Vec<(u64, Leaf<'a>)>, start: u64, leaf: Leaf<'a>) {
-        if let (Some((_, Leaf::Always(prev))), Leaf::Always(k)) = (iv.last(), &leaf) {
-            if prev == k {
-                return;
-            }
+        match (iv.last(), &leaf) {
+            (Some((_, Leaf::Always(prev))), Leaf::Always(k)) if prev == k => {}
+            (Some((_, Leaf::Rules(prev))), Leaf::Rules(r)) if prev == r => {}
+            _ => iv.push((start, leaf)),
         }
-        iv.push((start, leaf));
     }
     let mut iv: Vec<(u64, Leaf)> = Vec::new();
     let mut cursor = lo;
@@ -203,18 +202,35 @@ fn tree(
     if cursor < hi {
         push(&mut iv, cursor, Leaf::Always(default));
     }
-    node(asm, arch, &iv, default)
+    node(asm, arch, &iv, default, &mut Vec::new())
 }
 
-fn node(asm: &mut Asm, arch: Arch, iv: &[(u64, Leaf)], default: u32) -> Label {
+/// Argument rule blocks already written, shared by every syscall with the same rules (a
+/// trampoline is cheaper than a second copy, and copies could exceed BPF_MAXINSNS).
+type Written<'a> = Vec<(&'a [(Vec<Cond>, Action)], Label)>;
+
+fn node<'a>(
+    asm: &mut Asm,
+    arch: Arch,
+    iv: &[(u64, Leaf<'a>)],
+    default: u32,
+    written: &mut Written<'a>,
+) -> Label {
     match iv {
         [] => asm.ret(default),
         [(_, Leaf::Always(k))] => asm.ret(*k),
-        [(_, Leaf::Rules(r))] => rules(asm, arch, r, default),
+        [(_, Leaf::Rules(r))] => match written.iter().find(|(w, _)| w == r) {
+            Some((_, l)) => *l,
+            None => {
+                let l = rules(asm, arch, r, default);
+                written.push((r, l));
+                l
+            }
+        },
         _ => {
             let mid = iv.len() / 2;
-            let right = node(asm, arch, &iv[mid..], default);
-            let left = node(asm, arch, &iv[..mid], default);
+            let right = node(asm, arch, &iv[mid..], default, written);
+            let left = node(asm, arch, &iv[..mid], default, written);
             asm.jump(JGE, iv[mid].0 as u32, right, left)
         }
     }
@@ -385,6 +401,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn identical_argument_rules_are_written_once() {
+        // Found by the fuzzer: Docker's allow-list with one condition on every name compiled
+        // to 4167 instructions, past the kernel's 4096, when each syscall had its own copy.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/integration/data/seccomp/docker-default.oci.json"
+        ))
+        .unwrap();
+        let docker: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let names: Vec<&serde_json::Value> = docker["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["names"].as_array().unwrap())
+            .collect();
+        let p = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]
+        });
+        let prog = super::super::compile_json(p.to_string().as_bytes()).unwrap();
+        assert!(
+            prog.filter.len() < 1000,
+            "{} instructions",
+            prog.filter.len()
+        );
     }
 
     #[test]

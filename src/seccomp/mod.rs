@@ -266,6 +266,16 @@ pub fn profile_from_spec(c: &Config, s: &LinuxSeccomp) -> Result<Profile, SpecEr
 pub fn plan(c: &Config, s: &LinuxSeccomp) -> Result<Program, SpecError> {
     let profile = profile_from_spec(c, s)?;
     let mut program = compile(&profile);
+    // The kernel's limit (BPF_MAXINSNS); refused here rather than by the init after clone.
+    if program.filter.len() > 4096 {
+        return Err(c.invalid(
+            "linux.seccomp",
+            format!(
+                "compiles to {} BPF instructions, more than the kernel's limit of 4096",
+                program.filter.len()
+            ),
+        ));
+    }
     if !profile.rules.iter().any(|r| r.action == Action::Notify) {
         // It only concerns notifications, and the kernel refuses it without a listener.
         program.flags &= !FLAG_WAIT_KILLABLE_RECV;
