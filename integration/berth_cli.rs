@@ -44,11 +44,6 @@ fn missing_program_fails_create_not_start() {
 fn unsupported_fields_are_refused_by_name() {
     need_berth!();
     for (pointer, value, field) in [
-        (
-            "/linux/seccomp",
-            json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-            "linux.seccomp",
-        ),
         ("/process/terminal", json!(true), "process.terminal"),
         (
             "/process/apparmorProfile",
