@@ -121,37 +121,14 @@ fn libseccomp_compile(json: &[u8], out: &mut std::fs::File) -> Vec<libc::sock_fi
         .collect()
 }
 
-/// The filter's return for a call with all arguments zero, and the instructions it ran
-/// (enough of classic BPF for seccomp programs: ld abs, and, jumps, ret).
+/// The filter's return for a call with all arguments zero, and the instructions it ran.
 fn run(prog: &[libc::sock_filter], arch: u32, nr: u32) -> (u32, usize) {
-    let word = |off: u32| match off {
-        0 => nr,
-        4 => arch,
-        _ => 0,
+    let d = berth::seccomp::interp::Data {
+        nr,
+        arch,
+        ..Default::default()
     };
-    let (mut a, mut pc, mut steps) = (0u32, 0usize, 0usize);
-    loop {
-        let i = prog[pc];
-        let code = u32::from(i.code);
-        steps += 1;
-        pc += 1;
-        match code & 0x07 {
-            libc::BPF_LD => a = word(i.k),
-            libc::BPF_ALU => a &= i.k,
-            libc::BPF_RET => return (i.k, steps),
-            libc::BPF_JMP if code & 0xf0 == libc::BPF_JA => pc += i.k as usize,
-            libc::BPF_JMP => {
-                let taken = match code & 0xf0 {
-                    libc::BPF_JEQ => a == i.k,
-                    libc::BPF_JGT => a > i.k,
-                    libc::BPF_JGE => a >= i.k,
-                    _ => a & i.k != 0,
-                };
-                pc += usize::from(if taken { i.jt } else { i.jf });
-            }
-            c => panic!("instruction class {c:#x} not handled here"),
-        }
-    }
+    berth::seccomp::interp::run(prog, &d).expect("a valid program")
 }
 
 /// Median and minimum of `n` timed runs of `f`, in microseconds.

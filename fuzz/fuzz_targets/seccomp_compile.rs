@@ -9,91 +9,16 @@ use libfuzzer_sys::fuzz_target;
 /// The kernel's limit on a classic BPF program (include/uapi/linux/bpf_common.h).
 const BPF_MAXINSNS: usize = 4096;
 
-/// A copy of berth's test interpreter (src/seccomp/interp.rs, private to the crate), cut to
-/// what a seccomp program may use: the filter's return for `data`, or what is wrong.
-fn run(prog: &[libc::sock_filter], data: &[u32; 16]) -> Result<u32, String> {
-    let (mut a, mut x) = (0u32, 0u32);
-    let mut mem = [0u32; 16];
-    let mut pc = 0usize;
-    loop {
-        let i = prog.get(pc).ok_or(format!("pc {pc} ran off the end"))?;
-        let code = u32::from(i.code);
-        let src = if code & 0x08 == libc::BPF_X { x } else { i.k };
-        match code & 0x07 {
-            libc::BPF_LD => {
-                a = match code & 0xe0 {
-                    libc::BPF_ABS if i.k % 4 == 0 && i.k < 64 => data[i.k as usize / 4],
-                    libc::BPF_ABS => return Err(format!("load at {}", i.k)),
-                    libc::BPF_IMM => i.k,
-                    libc::BPF_MEM => *mem.get(i.k as usize).ok_or("bad scratch slot")?,
-                    m => return Err(format!("ld mode {m:#x}")),
-                }
-            }
-            libc::BPF_LDX => {
-                x = match code & 0xe0 {
-                    libc::BPF_IMM => i.k,
-                    libc::BPF_MEM => *mem.get(i.k as usize).ok_or("bad scratch slot")?,
-                    m => return Err(format!("ldx mode {m:#x}")),
-                }
-            }
-            libc::BPF_ST => *mem.get_mut(i.k as usize).ok_or("bad scratch slot")? = a,
-            libc::BPF_STX => *mem.get_mut(i.k as usize).ok_or("bad scratch slot")? = x,
-            libc::BPF_ALU => {
-                a = match code & 0xf0 {
-                    libc::BPF_ADD => a.wrapping_add(src),
-                    libc::BPF_SUB => a.wrapping_sub(src),
-                    libc::BPF_MUL => a.wrapping_mul(src),
-                    libc::BPF_DIV => a.checked_div(src).ok_or("division by zero")?,
-                    libc::BPF_MOD => a.checked_rem(src).ok_or("division by zero")?,
-                    libc::BPF_OR => a | src,
-                    libc::BPF_AND => a & src,
-                    libc::BPF_XOR => a ^ src,
-                    libc::BPF_LSH => a.checked_shl(src).unwrap_or(0),
-                    libc::BPF_RSH => a.checked_shr(src).unwrap_or(0),
-                    libc::BPF_NEG => a.wrapping_neg(),
-                    op => return Err(format!("alu op {op:#x}")),
-                }
-            }
-            libc::BPF_JMP => {
-                let skip = match code & 0xf0 {
-                    libc::BPF_JA => i.k as usize,
-                    op => {
-                        let taken = match op {
-                            libc::BPF_JEQ => a == src,
-                            libc::BPF_JGT => a > src,
-                            libc::BPF_JGE => a >= src,
-                            libc::BPF_JSET => a & src != 0,
-                            _ => return Err(format!("jump {op:#x}")),
-                        };
-                        usize::from(if taken { i.jt } else { i.jf })
-                    }
-                };
-                pc = pc.checked_add(skip).ok_or("jump overflow")?;
-            }
-            libc::BPF_RET => return Ok(if code & 0x18 == libc::BPF_A { a } else { i.k }),
-            libc::BPF_MISC => {
-                if code & 0xf8 == libc::BPF_TAX {
-                    x = a;
-                } else {
-                    a = x;
-                }
-            }
-            c => return Err(format!("class {c:#x}")),
-        }
-        pc += 1;
-    }
-}
-
-/// seccomp_data as 16 words: nr, arch, ip (2), then the six arguments (low word first).
-fn data(nr: u32, arch: u32, args: [u64; 6]) -> [u32; 16] {
-    let mut d = [0u32; 16];
-    d[0] = nr;
-    d[1] = arch;
-    for (i, a) in args.iter().enumerate() {
-        d[4 + 2 * i] = *a as u32;
-        d[5 + 2 * i] = (*a >> 32) as u32;
-    }
-    d
+/// The filter's return for a call, through berth's interpreter (which checks what the
+/// kernel's verifier would: jumps in bounds, aligned loads inside seccomp_data).
+fn run(prog: &[libc::sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> Result<u32, String> {
+    let d = berth::seccomp::interp::Data {
+        nr,
+        arch,
+        ip: 0,
+        args,
+    };
+    berth::seccomp::interp::run(prog, &d).map(|(ret, _)| ret)
 }
 
 fuzz_target!(|bytes: &[u8]| {
@@ -133,7 +58,7 @@ fuzz_target!(|bytes: &[u8]| {
     for arch in ARCHES {
         for nr in nrs {
             for a in args {
-                let ret = run(prog, &data(nr, arch, a))
+                let ret = run(prog, nr, arch, a)
                     .unwrap_or_else(|e| panic!("arch {arch:#x} nr {nr}: {e}"));
                 if arch == 0xc000_00b7 {
                     assert_eq!(

@@ -24,7 +24,7 @@ mod compile;
 pub mod notify;
 mod syscalls;
 
-mod interp;
+pub mod interp;
 #[cfg(test)]
 mod oracle;
 
