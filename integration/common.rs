@@ -394,3 +394,22 @@ impl Drop for Container {
         }
     }
 }
+
+/// The runc that berth is compared with (`$BERTH_TEST_RUNC`, default /usr/sbin/runc), or `None`
+/// (with a "skipping" line) when another runtime is under test or runc is missing.
+pub fn runc_to_compare() -> Option<PathBuf> {
+    if std::env::var_os("BERTH_TEST_RUNTIME").is_some_and(|v| !v.is_empty()) {
+        println!("skipping: BERTH_TEST_RUNTIME is set; this test compares berth with runc");
+        return None;
+    }
+    let runc = std::env::var_os("BERTH_TEST_RUNC")
+        .map_or_else(|| PathBuf::from("/usr/sbin/runc"), PathBuf::from);
+    if !runc.exists() {
+        println!(
+            "skipping: no runc at {} (set BERTH_TEST_RUNC)",
+            runc.display()
+        );
+        return None;
+    }
+    Some(runc)
+}

@@ -82,19 +82,9 @@ fn probe_with(bin: PathBuf) -> Vec<String> {
 #[test]
 fn runc_and_berth_show_the_same_container() {
     need_root!();
-    if std::env::var_os("BERTH_TEST_RUNTIME").is_some_and(|v| !v.is_empty()) {
-        println!("skipping: BERTH_TEST_RUNTIME is set; this test compares berth with runc");
+    let Some(runc) = crate::common::runc_to_compare() else {
         return;
-    }
-    let runc = std::env::var_os("BERTH_TEST_RUNC")
-        .map_or_else(|| PathBuf::from("/usr/sbin/runc"), PathBuf::from);
-    if !runc.exists() {
-        println!(
-            "skipping: no runc at {} (set BERTH_TEST_RUNC)",
-            runc.display()
-        );
-        return;
-    }
+    };
     let want = probe_with(runc);
     let got = probe_with(berth_bin());
     let only_runc: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();

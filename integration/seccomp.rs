@@ -606,19 +606,9 @@ fn a_socket_rule_covers_i386_socketcall_too() {
 #[test]
 fn rule_semantics_match_runc() {
     need_root!();
-    if std::env::var_os("BERTH_TEST_RUNTIME").is_some_and(|v| !v.is_empty()) {
-        println!("skipping: BERTH_TEST_RUNTIME is set; this test compares berth with runc");
+    let Some(runc) = crate::common::runc_to_compare() else {
         return;
-    }
-    let runc = std::env::var_os("BERTH_TEST_RUNC")
-        .map_or_else(|| PathBuf::from("/usr/sbin/runc"), PathBuf::from);
-    if !runc.exists() {
-        println!(
-            "skipping: no runc at {} (set BERTH_TEST_RUNC)",
-            runc.display()
-        );
-        return;
-    }
+    };
     let errno = |names: &[&str], args: Value| {
         let rule = json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": EXDEV});
         let mut rule = rule.as_object().expect("rule").clone();
