@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::cgroups::Cgroup;
 
 pub const STATE_FILE: &str = "state.json";
+/// The config.json the container was created with (see spec::Config::text).
+pub const CONFIG_FILE: &str = "config.json";
 /// The init listens here until `start` connects; its presence means "created".
 pub const START_SOCKET: &str = "init.sock";
 
@@ -182,6 +184,10 @@ impl StateDir {
             source,
         })?;
         write_atomic(&tmp, &file, &json)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.path.join(CONFIG_FILE)
     }
 
     pub fn start_socket(&self) -> PathBuf {

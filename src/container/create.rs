@@ -140,6 +140,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     };
     let dir = StateDir::create(o.root, o.id)?;
     cleanup.dir = Some(dir.clone());
+    let saved = dir.config_file();
+    fs::write(&saved, &config.text).map_err(sys_err(format!("writing {}", saved.display())))?;
     // No lock: the exclusive mkdir owns the id, other commands see no state.json until it is
     // written, and a lock fd would be inherited by the init and held until its exec.
     let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());

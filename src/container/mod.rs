@@ -65,6 +65,14 @@ impl Container {
         Ok(Container { dir, state, status })
     }
 
+    /// The config the container was created with.
+    pub fn config(&self) -> Result<crate::spec::Config, Error> {
+        Ok(crate::spec::load_saved(
+            &self.dir.config_file(),
+            &self.state.bundle,
+        )?)
+    }
+
     /// Every container under `root` (unreadable ones skipped).
     pub fn list(root: &Path) -> Vec<Container> {
         let mut out: Vec<Container> = std::fs::read_dir(root)

@@ -330,6 +330,7 @@ pub fn compile_json(json: &[u8]) -> Result<Program, String> {
         spec: Default::default(),
         file: "seccomp.json".into(),
         bundle: ".".into(),
+        text: Vec::new(),
     };
     plan(&c, &s).map_err(|e| e.to_string())
 }

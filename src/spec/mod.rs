@@ -39,6 +39,10 @@ pub struct Config {
     pub spec: Spec,
     pub file: PathBuf,
     pub bundle: PathBuf,
+    /// The file's bytes, saved in the state dir at create: later commands (exec, update, the
+    /// poststop hooks of delete) use the config the container was created with, not whatever
+    /// the bundle holds by then.
+    pub text: Vec<u8>,
 }
 
 impl Config {
@@ -67,9 +71,28 @@ pub fn load(bundle: &Path) -> Result<Config, SpecError> {
         spec,
         file,
         bundle: bundle.to_path_buf(),
+        text,
     };
     validate(&config)?;
     Ok(config)
+}
+
+/// Reads a config saved by create (already validated then; the bundle may be gone since).
+pub fn load_saved(file: &Path, bundle: &Path) -> Result<Config, SpecError> {
+    let text = std::fs::read(file).map_err(|source| SpecError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let spec = parse(&text).map_err(|msg| SpecError::Parse {
+        file: file.to_path_buf(),
+        msg,
+    })?;
+    Ok(Config {
+        spec,
+        file: file.to_path_buf(),
+        bundle: bundle.to_path_buf(),
+        text,
+    })
 }
 
 /// Parses config.json text; the error names the JSON path of the offending field.
