@@ -120,14 +120,34 @@ fn delete_refuses_a_running_container_without_force() {
     c.assert_no_leftovers();
 }
 
+/// The runtime-spec: deleting a container that is not stopped fails and has no effect, created
+/// ones included (conformance suite: delete). runc 1.1.5 kills a created container instead.
 #[test]
-fn delete_of_a_created_container_kills_it() {
+fn delete_refuses_a_created_container_without_force() {
+    need_berth!();
+    let mut c = Container::new(long_running());
+    c.create(&[]).assert_ok();
+    let pid = c.pid_file_proc();
+    let out = c.delete(false);
+    out.assert_failed();
+    assert!(out.stderr.contains("created"), "{out}");
+    assert_eq!(c.status(), "created");
+    assert!(pid.alive(), "a refused delete killed the init");
+    // Still a container that starts.
+    c.start().assert_ok();
+    c.wait_output("ready");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn delete_force_of_a_created_container_kills_it() {
     need_root!();
     let mut c = Container::new(long_running());
     c.create(&[]).assert_ok();
     let pid = c.pid_file_proc();
     assert!(pid.alive());
-    c.delete(false).assert_ok();
+    c.delete(true).assert_ok();
     c.assert_no_leftovers();
     assert_eq!(
         c.output(),
