@@ -1,7 +1,7 @@
 //! Namespaces: new ones are new, a path joins an existing one, hostname and domainname.
 
 use crate::common::{Bundle, Container};
-use crate::host::{HostDir, NetNs};
+use crate::host::{HostDir, NetNs, NsFile};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -119,5 +119,24 @@ fn a_namespace_path_that_is_not_a_namespace_fails() {
     let out = c.run(&[]);
     out.assert_failed();
     assert!(!out.stdout.contains("should-not-run"), "{out}");
+    c.assert_no_leftovers();
+}
+
+/// A uts namespace joined by path gets the config's hostname (conformance suite:
+/// linux_ns_path); the host's name is untouched.
+#[test]
+fn hostname_is_set_in_a_uts_namespace_joined_by_path() {
+    need_root!();
+    let uts = NsFile::new("uts");
+    let ino = fs::metadata(uts.path()).expect("stat ns").ino();
+    let host_name = fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    let bundle = with_ns_path(Bundle::new(), "uts", &uts.path()).set("/hostname", json!("joined"));
+    let c = Container::new(bundle.args(&["sh", "-c", "readlink /proc/self/ns/uts; hostname"]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert_eq!(out.stdout, format!("uts:[{ino}]\njoined\n"), "{out}");
+    assert_eq!(uts.enter("uts", &["hostname"]), "joined\n");
+    let after = fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    assert_eq!(after, host_name, "the host's hostname changed");
     c.assert_no_leftovers();
 }

@@ -200,17 +200,19 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
             "a mount namespace is required (the rootfs is set up inside it)",
         ));
     }
-    let own_uts = namespaces
+    // A uts namespace joined by path gets the name, as under runc; only the runtime's own
+    // (none listed) is refused.
+    let has_uts = namespaces
         .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none());
+        .any(|n| n.typ() == LinuxNamespaceType::Uts);
     for (field, value) in [
         ("hostname", c.spec.hostname()),
         ("domainname", c.spec.domainname()),
     ] {
-        if value.as_ref().is_some_and(|v| !v.is_empty()) && !own_uts {
+        if value.as_ref().is_some_and(|v| !v.is_empty()) && !has_uts {
             return Err(c.invalid(
                 field,
-                "needs a new uts namespace in linux.namespaces, or the host's name would change",
+                "needs a uts namespace in linux.namespaces, or the host's name would change",
             ));
         }
     }
