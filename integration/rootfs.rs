@@ -294,3 +294,35 @@ fn linux_devices_are_created() {
     assert_eq!(out.stdout, want, "{out}");
     c.assert_no_leftovers();
 }
+
+/// linux.rootfsPropagation as the conformance suite (linux_rootfs_propagation) checks it from
+/// inside: bind `/` recursively elsewhere, then mount under `/` and look through the copy.
+/// runc 1.1.5 fails "unbindable" (it cannot bind the rootfs) and "shared".
+#[test]
+fn rootfs_propagation_modes() {
+    need_root!();
+    let script = "mkdir -p /target /mnt1 /test && touch /test/example; \
+        if mount -o rbind / /target 2>/dev/null; then echo bind=ok; else echo bind=refused; fi; \
+        mount --bind /test /mnt1 && test -e /target/mnt1/example && echo exposed || echo hidden";
+    for (mode, want) in [
+        ("slave", "bind=ok\nhidden\n"),
+        ("private", "bind=ok\nhidden\n"),
+        // Returns from here on runc (see above).
+        ("shared", "bind=ok\nexposed\n"),
+        ("unbindable", "bind=refused\nhidden\n"),
+    ] {
+        if mode == "shared" || mode == "unbindable" {
+            need_berth!();
+        }
+        let caps = json!(["CAP_SYS_ADMIN"]);
+        let bundle = Bundle::new()
+            .set("/linux/rootfsPropagation", json!(mode))
+            .set("/root/readonly", json!(false))
+            .set("/process/capabilities/bounding", caps.clone())
+            .set("/process/capabilities/effective", caps.clone())
+            .set("/process/capabilities/permitted", caps);
+        let (c, out) = probe(bundle, script);
+        assert_eq!(out.stdout, want, "{mode}: {out}");
+        c.assert_no_leftovers();
+    }
+}

@@ -43,6 +43,8 @@ fn propagation(value: &str) -> Option<u64> {
         "private" => libc::MS_PRIVATE,
         "rshared" => libc::MS_SHARED | libc::MS_REC,
         "shared" => libc::MS_SHARED,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
         _ => return None,
     })
 }
@@ -62,7 +64,9 @@ impl Plan {
         let propagation = propagation(&prop).ok_or_else(|| {
             c.invalid(
                 "linux.rootfsPropagation",
-                format!("{prop:?} is not one of shared, slave, private (with or without r)"),
+                format!(
+                    "{prop:?} is not one of shared, slave, private, unbindable (with or without r)"
+                ),
             )
         })?;
         let mut plan_mounts = Vec::new();
@@ -184,7 +188,8 @@ pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     for p in &plan.readonly_paths {
         paths::readonly(new_root.as_fd(), p)?;
     }
-    if plan.propagation & libc::MS_SHARED != 0 {
+    // Shared and unbindable are set last: the rootfs could not be bound while unbindable.
+    if plan.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
         mount_change(
             "/",
             MountPropagationFlags::from_bits_retain(plan.propagation as u32),
