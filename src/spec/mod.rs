@@ -187,18 +187,6 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
                 "user namespaces are not supported by berth yet",
             ));
         }
-        if ns.typ() == LinuxNamespaceType::Mount && ns.path().is_some() {
-            return Err(c.invalid(
-                format!("linux.namespaces[{i}].path"),
-                "joining an existing mount namespace is not supported: berth builds the rootfs in a new one",
-            ));
-        }
-    }
-    if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(c.invalid(
-            "linux.namespaces",
-            "a mount namespace is required (the rootfs is set up inside it)",
-        ));
     }
     // A uts namespace joined by path gets the name, as under runc; only the runtime's own
     // (none listed) is refused.
