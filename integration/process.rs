@@ -187,3 +187,30 @@ fn capabilities_the_runtime_lacks_are_skipped() {
     assert!(stderr.contains("CAP_SYS_TIME"), "no warning: {stderr}");
     c.assert_no_leftovers();
 }
+
+/// process.args, env and cwd reach the process exactly (conformance suite: process): the
+/// environment is the config's (plus HOME, as runc adds it), arguments keep their spaces and
+/// empty ones.
+#[test]
+fn args_env_and_cwd_are_as_configured() {
+    need_root!();
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let b = Bundle::new()
+        .set("/process/cwd", json!("/test"))
+        .set("/process/env", json!([path, "testa=valuea", "testb=123"]))
+        .args(&[
+            "sh",
+            "-c",
+            "pwd; tr '\\0' '\\n' </proc/1/environ | sort; printf '[%s]' \"$0\" \"$@\"",
+            "zero",
+            "a b",
+            "",
+        ]);
+    std::fs::create_dir(b.rootfs().join("test")).expect("mkdir /test");
+    let c = Container::new(b);
+    let out = c.run(&[]);
+    out.assert_ok();
+    let want = format!("/test\nHOME=/root\n{path}\ntesta=valuea\ntestb=123\n[zero][a b][]");
+    assert_eq!(out.stdout, want, "{out}");
+    c.assert_no_leftovers();
+}
