@@ -274,3 +274,16 @@ fn joins_a_mount_namespace_by_path() {
     }
     c.assert_no_leftovers();
 }
+
+/// A namespace path of another type is refused (conformance suite: linux_ns_path_type).
+#[test]
+fn a_namespace_path_of_another_type_fails() {
+    need_root!();
+    let uts = NsFile::new("uts");
+    let bundle = with_ns_path(Bundle::new(), "ipc", &uts.path());
+    let mut c = Container::new(bundle.args(&["echo", "should-not-run"]));
+    let out = c.create(&[]);
+    out.assert_failed();
+    assert_eq!(c.output(), "", "{out}");
+    c.assert_no_leftovers();
+}
