@@ -163,7 +163,10 @@ def failure_reason(desc, block):
     if "not ok" in stdout:  # the runtimetest TAP run inside the container
         inner = parse_tap(stdout)["failures"]
         detail = "; ".join(inner[:3])
-    for key in ("error", "stderr"):
+    # A bare "exit status N" says less than the runtime's own stderr.
+    error = block.get("error") or ""
+    keys = ("stderr", "error") if re.fullmatch(r"exit status \d+", error) else ("error", "stderr")
+    for key in keys:
         if not detail and block.get(key):
             detail = first_line(block[key])
     # The "expected"/"actual" pairs that runtimetest reports.
