@@ -172,3 +172,43 @@ fn log_json_on_failed_create() {
         assert!(is_rfc3339(time), "time is not RFC 3339: {e}");
     }
 }
+
+/// Unknown properties and annotation keys are ignored (conformance suite: misc_props).
+#[test]
+fn unknown_properties_and_annotations_are_accepted() {
+    need_root!();
+    let bundle = Bundle::new()
+        .set("/unknownProperty", json!("x"))
+        .set("/process/unknownProperty", json!({"nested": 1}))
+        .set("/annotations", json!({"org.example.unknown-key": ""}))
+        .args(&["echo", "ran"]);
+    let c = Container::new(bundle);
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "ran\n", "{out}");
+    c.assert_no_leftovers();
+}
+
+/// Values that cannot be applied are refused by name (conformance suite: misc_props,
+/// process_rlimits_fail). runc 1.1.5 never reads ociVersion.
+#[test]
+fn values_that_cannot_be_applied_are_refused() {
+    need_root!();
+    let rlimit = json!([{"type": "RLIMIT_TEST", "soft": 1024, "hard": 1024}]);
+    let mut cases = vec![("/process/rlimits", rlimit, "process.rlimits[0].type")];
+    if berth_specific_enabled() {
+        cases.push(("/ociVersion", json!("invalid"), "ociVersion"));
+        cases.push(("/ociVersion", json!("2.0.0"), "ociVersion"));
+    }
+    for (pointer, value, field) in cases {
+        let bundle = Bundle::new()
+            .set(pointer, value)
+            .args(&["echo", "should-not-run"]);
+        let mut c = Container::new(bundle);
+        let stderr = create_fails(&mut c);
+        assert_eq!(c.output(), "", "{field}: {stderr}");
+        if berth_specific_enabled() {
+            assert!(stderr.contains(field), "{field}: {stderr}");
+        }
+    }
+}

@@ -306,3 +306,21 @@ fn masking_refuses_a_fake_dev_null() {
     );
     c.assert_no_leftovers();
 }
+
+/// A command line berth cannot parse is one line naming what is wrong, like every other error.
+#[test]
+fn usage_errors_are_one_line() {
+    need_berth!();
+    let c = Container::new(Bundle::new());
+    for (args, names) in [
+        (vec!["state"], "<ID>"),
+        (vec!["kill"], "<ID>"),
+        (vec!["--no-such-flag", "list"], "--no-such-flag"),
+        (vec!["no-such-command"], "no-such-command"),
+    ] {
+        let out = c.rt(&args);
+        out.assert_failed();
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(out.stderr.contains(names), "{out}");
+    }
+}

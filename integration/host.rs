@@ -282,6 +282,62 @@ impl Drop for HostDir {
     }
 }
 
+/// A namespace kept alive by a bind mount of its nsfs file (`unshare --<kind>=FILE true`), with
+/// no process in it; the HostDir unmounts the file on drop, which ends the namespace.
+pub struct NsFile {
+    dir: HostDir,
+}
+
+impl NsFile {
+    /// `kind` is unshare's name: uts, ipc, net, mount, ...
+    pub fn new(kind: &str) -> NsFile {
+        let dir = HostDir::new();
+        // A mount namespace's file may not sit on a shared mount (the kernel refuses the loop):
+        // the directory becomes a private mount of its own first.
+        let d = dir.path().display().to_string();
+        for args in [
+            vec!["--bind", d.as_str(), d.as_str()],
+            vec!["--make-private", d.as_str()],
+        ] {
+            let ok = Command::new("mount").args(&args).status();
+            assert!(ok.is_ok_and(|s| s.success()), "mount {args:?} failed");
+        }
+        let file = dir.path().join("ns");
+        fs::write(&file, "").expect("create the namespace file");
+        let out = Command::new("unshare")
+            .arg(format!("--{kind}={}", file.display()))
+            .arg("true")
+            .output()
+            .expect("run unshare");
+        assert!(
+            out.status.success(),
+            "unshare --{kind}={} failed: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        NsFile { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("ns")
+    }
+
+    /// Runs `nsenter --<kind>=FILE ARGS...` and returns its stdout.
+    pub fn enter(&self, kind: &str, args: &[&str]) -> String {
+        let out = Command::new("nsenter")
+            .arg(format!("--{kind}={}", self.path().display()))
+            .args(args)
+            .output()
+            .expect("run nsenter");
+        assert!(
+            out.status.success(),
+            "nsenter {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 /// A named network namespace (`ip netns add`), deleted on drop.
 pub struct NetNs {
     pub name: String,

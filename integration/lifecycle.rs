@@ -120,14 +120,34 @@ fn delete_refuses_a_running_container_without_force() {
     c.assert_no_leftovers();
 }
 
+/// The runtime-spec: deleting a container that is not stopped fails and has no effect, created
+/// ones included (conformance suite: delete). runc 1.1.5 kills a created container instead.
 #[test]
-fn delete_of_a_created_container_kills_it() {
+fn delete_refuses_a_created_container_without_force() {
+    need_berth!();
+    let mut c = Container::new(long_running());
+    c.create(&[]).assert_ok();
+    let pid = c.pid_file_proc();
+    let out = c.delete(false);
+    out.assert_failed();
+    assert!(out.stderr.contains("created"), "{out}");
+    assert_eq!(c.status(), "created");
+    assert!(pid.alive(), "a refused delete killed the init");
+    // Still a container that starts.
+    c.start().assert_ok();
+    c.wait_output("ready");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}
+
+#[test]
+fn delete_force_of_a_created_container_kills_it() {
     need_root!();
     let mut c = Container::new(long_running());
     c.create(&[]).assert_ok();
     let pid = c.pid_file_proc();
     assert!(pid.alive());
-    c.delete(false).assert_ok();
+    c.delete(true).assert_ok();
     c.assert_no_leftovers();
     assert_eq!(
         c.output(),
@@ -253,4 +273,76 @@ fn features_prints_json() {
     for want in ["pid", "network", "mount", "uts", "ipc"] {
         assert!(ns.iter().any(|n| n == want), "no {want} in {f}");
     }
+}
+
+/// Changing config.json after create does not affect the container (conformance suite:
+/// config_updates_without_affect): start runs the process it was created with, and state and
+/// delete still work with a bundle config that is now useless.
+#[test]
+fn config_changes_after_create_do_not_affect_the_container() {
+    need_root!();
+    let mut c = Container::new(Bundle::new().args(&["echo", "as-created"]));
+    c.create(&[]).assert_ok();
+    fs::write(
+        c.bundle.path().join("config.json"),
+        r#"{"ociVersion": "1.0.0", "process": {"args": ["echo", "changed"], "cwd": "/"}}"#,
+    )
+    .expect("rewrite config.json");
+    c.start().assert_ok();
+    c.wait_status("stopped");
+    assert_eq!(c.output(), "as-created\n");
+    c.delete(false).assert_ok();
+    c.assert_no_leftovers();
+}
+
+/// state, start, kill and delete fail without an id, and with an id nobody created
+/// (conformance suite: state, start, kill, delete).
+#[test]
+fn commands_need_an_existing_container() {
+    need_root!();
+    let c = Container::new(Bundle::new());
+    for args in [
+        vec!["state"],
+        vec!["start"],
+        vec!["kill"],
+        vec!["delete"],
+        vec!["state", "no-such-container"],
+        vec!["start", "no-such-container"],
+        vec!["kill", "no-such-container", "KILL"],
+        vec!["delete", "no-such-container"],
+    ] {
+        c.rt(&args).assert_failed();
+    }
+    c.assert_no_leftovers();
+}
+
+/// delete removes the cgroup it created and no more (conformance suite:
+/// delete_only_create_resources): a parent that existed before create stays.
+#[test]
+fn delete_keeps_cgroups_it_did_not_create() {
+    need_root!();
+    let mut c = Container::new(long_running());
+    let parent = std::path::Path::new(&c.bundle.cgroup_path)
+        .parent()
+        .expect("cgroup parent")
+        .to_path_buf();
+    let rel = parent.strip_prefix("/").expect("absolute cgroup path");
+    let made: Vec<_> = host::cgroup_hierarchies()
+        .into_iter()
+        .map(|h| h.join(rel))
+        .collect();
+    for dir in &made {
+        fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    }
+    c.create_and_start();
+    c.wait_output("ready");
+    c.delete(true).assert_ok();
+    for dir in &made {
+        assert!(
+            dir.is_dir(),
+            "delete removed {}, which it did not create",
+            dir.display()
+        );
+    }
+    c.assert_no_leftovers();
 }

@@ -148,3 +148,69 @@ fn personality_linux32() {
     assert_eq!(lines[0], "00000008", "{out}");
     assert_eq!(lines[1], "i686", "{out}");
 }
+
+/// A capability the runtime itself does not hold (a restricted environment: here berth runs
+/// with CAP_SYS_TIME out of its bounding set) is left out with a warning instead of failing the
+/// create, so a privileged config still runs (conformance suite: process_capabilities).
+/// runc 1.1.5 fails with EPERM.
+#[test]
+fn capabilities_the_runtime_lacks_are_skipped() {
+    need_berth!();
+    let caps = json!(["CAP_KILL", "CAP_SYS_TIME"]);
+    let b = Bundle::new()
+        .set("/process/capabilities/bounding", caps.clone())
+        .set("/process/capabilities/effective", caps.clone())
+        .set("/process/capabilities/permitted", caps)
+        .args(&["grep", "^Cap[EPB]", "/proc/self/status"]);
+    let c = Container::new(b);
+    let bundle = c.bundle.path().display().to_string();
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-sys_time"])
+        .arg(&c.bin)
+        .arg("--root")
+        .arg(c.root())
+        .args(["run", "--bundle", &bundle, &c.id])
+        .output()
+        .expect("run setpriv");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // CAP_KILL is bit 5.
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
+        assert!(
+            stdout.contains(&format!("{set}:\t0000000000000020\n")),
+            "{set}: {stdout}"
+        );
+    }
+    assert!(stderr.contains("CAP_SYS_TIME"), "no warning: {stderr}");
+    c.assert_no_leftovers();
+}
+
+/// process.args, env and cwd reach the process exactly (conformance suite: process): the
+/// environment is the config's (plus HOME, as runc adds it), arguments keep their spaces and
+/// empty ones.
+#[test]
+fn args_env_and_cwd_are_as_configured() {
+    need_root!();
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let b = Bundle::new()
+        .set("/process/cwd", json!("/test"))
+        .set("/process/env", json!([path, "testa=valuea", "testb=123"]))
+        .args(&[
+            "sh",
+            "-c",
+            "pwd; tr '\\0' '\\n' </proc/1/environ | sort; printf '[%s]' \"$0\" \"$@\"",
+            "zero",
+            "a b",
+            "",
+        ]);
+    std::fs::create_dir(b.rootfs().join("test")).expect("mkdir /test");
+    let c = Container::new(b);
+    let out = c.run(&[]);
+    out.assert_ok();
+    let want = format!("/test\nHOME=/root\n{path}\ntesta=valuea\ntestb=123\n[zero][a b][]");
+    assert_eq!(out.stdout, want, "{out}");
+    c.assert_no_leftovers();
+}

@@ -294,3 +294,88 @@ fn linux_devices_are_created() {
     assert_eq!(out.stdout, want, "{out}");
     c.assert_no_leftovers();
 }
+
+/// linux.rootfsPropagation as the conformance suite (linux_rootfs_propagation) checks it from
+/// inside: bind `/` recursively elsewhere, then mount under `/` and look through the copy.
+/// runc 1.1.5 fails "unbindable" (it cannot bind the rootfs) and "shared".
+#[test]
+fn rootfs_propagation_modes() {
+    need_root!();
+    let script = "mkdir -p /target /mnt1 /test && touch /test/example; \
+        if mount -o rbind / /target 2>/dev/null; then echo bind=ok; else echo bind=refused; fi; \
+        mount --bind /test /mnt1 && test -e /target/mnt1/example && echo exposed || echo hidden";
+    for (mode, want) in [
+        ("slave", "bind=ok\nhidden\n"),
+        ("private", "bind=ok\nhidden\n"),
+        // Returns from here on runc (see above).
+        ("shared", "bind=ok\nexposed\n"),
+        ("unbindable", "bind=refused\nhidden\n"),
+    ] {
+        if mode == "shared" || mode == "unbindable" {
+            need_berth!();
+        }
+        let caps = json!(["CAP_SYS_ADMIN"]);
+        let bundle = Bundle::new()
+            .set("/linux/rootfsPropagation", json!(mode))
+            .set("/root/readonly", json!(false))
+            .set("/process/capabilities/bounding", caps.clone())
+            .set("/process/capabilities/effective", caps.clone())
+            .set("/process/capabilities/permitted", caps);
+        let (c, out) = probe(bundle, script);
+        assert_eq!(out.stdout, want, "{mode}: {out}");
+        c.assert_no_leftovers();
+    }
+}
+
+/// maskedPaths and readonlyPaths on the rootfs's own files and directories, nested ones and a
+/// device node included (conformance suite: linux_masked_paths, linux_readonly_paths).
+#[test]
+fn masked_and_readonly_paths_in_the_rootfs() {
+    need_root!();
+    let bundle = Bundle::new()
+        .set("/root/readonly", json!(false))
+        .set(
+            "/linux/maskedPaths",
+            json!([
+                "/masked-dir",
+                "/masked-file",
+                "/masked-dir/masked-subdir",
+                "/masked-dir/masked-file",
+                "/masked-device"
+            ]),
+        )
+        .set(
+            "/linux/readonlyPaths",
+            json!(["/ro-dir", "/ro-file", "/ro-dir/sub"]),
+        );
+    let r = bundle.rootfs();
+    for dir in ["masked-dir/masked-subdir", "ro-dir/sub"] {
+        fs::create_dir_all(r.join(dir)).expect("mkdir");
+    }
+    for file in [
+        "masked-file",
+        "masked-dir/masked-file",
+        "masked-dir/masked-subdir/f",
+    ] {
+        fs::write(r.join(file), "secret").expect("write");
+    }
+    fs::write(r.join("ro-file"), "kept").expect("write");
+    fs::write(r.join("ro-dir/sub/file"), "kept").expect("write");
+    let node = r.join("masked-device");
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "5"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "mknod");
+    let script = "echo masked-file=[$(cat /masked-file)]; \
+        echo masked-dir=$(ls -A /masked-dir | wc -l); \
+        echo device=[$(head -c 4 /masked-device | wc -c)]; \
+        echo ro-file=$(cat /ro-file) ro-sub=$(cat /ro-dir/sub/file); \
+        for p in /ro-file /ro-dir/new /ro-dir/sub/new /masked-dir/new; do \
+          touch $p 2>/dev/null && echo wrote $p || echo refused $p; done";
+    let (c, out) = probe(bundle, script);
+    let want = "masked-file=[]\nmasked-dir=0\ndevice=[0]\nro-file=kept ro-sub=kept\n\
+        refused /ro-file\nrefused /ro-dir/new\nrefused /ro-dir/sub/new\nrefused /masked-dir/new\n";
+    assert_eq!(out.stdout, want, "{out}");
+    c.assert_no_leftovers();
+}

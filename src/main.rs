@@ -12,7 +12,7 @@ fn main() {
     let args = cli::normalize_args(std::env::args());
     let parsed = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => usage_error(e),
     };
     // --preserve-fds N hands 3..3+N to the container: they must be the caller's, checked before
     // berth opens anything that could take one of those numbers.
@@ -61,6 +61,27 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// A command line clap refuses: one line, as for every other error (help and version requests
+/// print as clap renders them).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        e.exit()
+    }
+    eprintln!("berth: {} (see --help)", one_line(&e.render().to_string()));
+    std::process::exit(e.exit_code())
+}
+
+/// clap's message without its "error: " prefix and the usage block after it, on one line.
+fn one_line(rendered: &str) -> String {
+    let msg = rendered.split("\n\nUsage:").next().unwrap_or(rendered);
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    let words: Vec<&str> = msg.split_whitespace().collect();
+    words.join(" ")
 }
 
 /// Rust's io::Error text ends in "(os error N)"; the user needs only the words before it.

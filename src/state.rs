@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Cgroup;
+use crate::rootfs::shared::SharedRoot;
 
 pub const STATE_FILE: &str = "state.json";
 /// The config.json the container was created with (see spec::Config::text).
@@ -85,6 +86,10 @@ pub struct State {
     /// start time (the container is "creating" while that process lives).
     #[serde(default)]
     pub creator: Option<(i32, u64)>,
+    /// The rootfs bind to detach at delete, when the container has no mount namespace of its
+    /// own.
+    #[serde(default)]
+    pub shared_root: Option<SharedRoot>,
 }
 
 /// The runtime-spec status.
@@ -321,6 +326,7 @@ mod tests {
             cgroup: Cgroup::default(),
             own_pid_ns: true,
             creator: None,
+            shared_root: None,
         };
         assert!(s.init_alive());
         let reused = State {

@@ -14,6 +14,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::channel::{self, FromInit, ToInit};
 use crate::init;
 use crate::rootfs::cgroupfs;
+use crate::rootfs::shared::SharedRoot;
 use crate::state::{self, State, StateDir};
 use crate::sys::{self as raw, Forked};
 use crate::{logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl};
@@ -41,6 +42,7 @@ struct Cleanup {
     dir: Option<StateDir>,
     cgroup: Option<Cgroup>,
     child: Option<(i32, Option<OwnedFd>)>,
+    shared_root: Option<SharedRoot>,
 }
 
 impl Drop for Cleanup {
@@ -61,6 +63,9 @@ impl Drop for Cleanup {
                 }
             }
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(root) = self.shared_root.take() {
+            let _ = root.release();
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.remove();
@@ -137,6 +142,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         dir: None,
         cgroup: None,
         child: None,
+        shared_root: None,
     };
     let dir = StateDir::create(o.root, o.id)?;
     cleanup.dir = Some(dir.clone());
@@ -182,6 +188,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             let me = std::process::id() as i32;
             state::proc_stat(me).map(|(start, _)| (me, start))
         },
+        shared_root: None,
     };
     dir.save(&st)?;
     phase(&mut t, "creating the cgroup");
@@ -189,7 +196,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
-    let forked = raw::clone3(plan.namespaces.clone_flags | libc::CLONE_NEWNS as u64, true)
+    let forked = raw::clone3(plan.namespaces.clone_flags, true)
         .map_err(sys_err("clone3 of the container's init"))?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
@@ -239,6 +246,11 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         }
     }
     phase(&mut t, "setting up the container");
+    if !plan.rootfs.own_mount_ns {
+        let root = shared_root(&plan, pid)?;
+        cleanup.shared_root = Some(root.clone());
+        st.shared_root = Some(root);
+    }
 
     let (start_time, _) = state::proc_stat(pid)
         .ok_or_else(|| Error::Init("the container's init exited during setup".into()))?;
@@ -258,11 +270,23 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let (_, pidfd) = cleanup.child.take().unwrap_or((pid, None));
     cleanup.cgroup = None;
     cleanup.dir = None;
+    cleanup.shared_root = None;
     Ok(Created {
         dir,
         state: st,
         pidfd,
     })
+}
+
+/// Where the init built the rootfs, when the container shares a mount namespace.
+fn shared_root(plan: &init::Plan, pid: i32) -> Result<SharedRoot, Error> {
+    let joined = plan.namespaces.join_in_init.iter();
+    let ns_path = joined
+        .filter(|j| j.typ == oci_spec::runtime::LinuxNamespaceType::Mount)
+        .map(|j| j.path.as_path())
+        .next();
+    SharedRoot::probe(pid, &plan.rootfs.rootfs, ns_path)
+        .map_err(sys_err("finding the rootfs mount of the container's init"))
 }
 
 /// Copies the init's seccomp listener and sends it to the agent at `listenerPath`.

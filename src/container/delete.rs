@@ -1,6 +1,9 @@
-//! `delete`: remove a stopped (or created) container; with `--force`, kill a running one first.
+//! `delete`: remove a stopped container; with `--force`, kill a created or running one first.
+//! Without it, a container that is not stopped is refused and left as it was, as the
+//! runtime-spec requires (runc 1.1 kills a created one; youki refuses it too).
 //! The container's mounts live only in its own mount namespace and vanish with its last
-//! process; what remains on the host is the cgroup and the state dir.
+//! process; what remains on the host is the cgroup and the state dir (and, for a container
+//! without a mount namespace of its own, the rootfs bind: rootfs::shared).
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -29,16 +32,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
             action: "it is still being set up by its berth create",
         });
     }
-    match status {
-        Status::Stopped | Status::Created => {}
-        _ if force => {}
-        _ => {
-            return Err(Error::WrongStatus {
-                id: id.into(),
-                status,
-                action: "cannot delete a container that is not stopped (use --force)",
-            })
-        }
+    if status != Status::Stopped && !force {
+        return Err(Error::WrongStatus {
+            id: id.into(),
+            status,
+            action: "only a stopped container can be deleted (kill it first, or use --force)",
+        });
     }
     if status != Status::Stopped {
         stop(&c.state);
@@ -48,6 +47,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         kill_all(&c.state, libc::SIGKILL);
     }
     c.state.cgroup.remove()?;
+    if let Some(root) = &c.state.shared_root {
+        // The container is gone either way; a bind this berth cannot reach is reported.
+        if let Err(e) = root.release() {
+            crate::logging::warn(&format!("delete {id}: detaching its rootfs: {e}"));
+        }
+    }
     c.dir.remove()?;
     Ok(())
 }

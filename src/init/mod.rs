@@ -110,9 +110,14 @@ impl Plan {
 pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
     let program = match setup(plan, &chan) {
         Ok(Some(p)) => p,
-        Ok(None) => exit(1),
-        Err(e) => {
-            let _ = chan.send_from_init(&FromInit::Failed(e.to_string()));
+        failed => {
+            // Mounts made in a namespace the container shares outlive this process.
+            if !plan.rootfs.own_mount_ns {
+                rootfs::shared::abandon(&plan.rootfs.rootfs);
+            }
+            if let Err(e) = failed {
+                let _ = chan.send_from_init(&FromInit::Failed(e.to_string()));
+            }
             exit(1)
         }
     };

@@ -87,6 +87,22 @@ pub fn last_cap() -> u32 {
         .unwrap_or(40)
 }
 
+/// The capabilities this process holds (its permitted set): all that a container it starts can
+/// be given.
+pub fn held() -> u64 {
+    thread::capabilities(None).map_or(u64::MAX, |s| s.permitted.bits())
+}
+
+/// The names of the capabilities in `mask`, comma-separated.
+pub fn names(mask: u64) -> String {
+    let named = NAMES.iter().enumerate();
+    let set: Vec<&str> = named
+        .filter(|(n, _)| mask & (1 << n) != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    set.join(", ")
+}
+
 /// Effective, permitted and inheritable in one capset. A capability leaving the permitted set
 /// leaves the ambient set with it.
 pub fn set(sets: &Sets) -> std::io::Result<()> {
@@ -144,6 +160,12 @@ mod tests {
         assert_eq!(number("CAP_SYS_ADMIN"), Some(21));
         assert_eq!(number("CAP_CHECKPOINT_RESTORE"), Some(40));
         assert_eq!(number("CAP_NOT_A_CAP"), None);
+    }
+
+    #[test]
+    fn names_of_a_mask() {
+        assert_eq!(names(1 << 5 | 1 << 24), "CAP_KILL, CAP_SYS_RESOURCE");
+        assert_eq!(names(0), "");
     }
 
     #[test]

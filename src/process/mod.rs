@@ -87,6 +87,7 @@ impl Plan {
                     ambient: m(caps.ambient()),
                 }
             });
+        let caps = without_ungrantable(caps, capabilities::held());
         let mut limits = Vec::new();
         for (i, r) in p.rlimits().iter().flatten().enumerate() {
             let name = serde_json::to_value(r.typ())
@@ -204,5 +205,27 @@ impl Plan {
                 self.env.push(home);
             }
         }
+    }
+}
+
+/// Capabilities berth itself does not hold cannot be given (capset fails with EPERM, as runc
+/// 1.1 does): in a restricted environment, such as inside another container, they are left out
+/// with a warning, as the runtime-spec asks, so that a privileged config still runs.
+fn without_ungrantable(caps: capabilities::Sets, held: u64) -> capabilities::Sets {
+    let wanted = caps.bounding | caps.effective | caps.permitted | caps.inheritable | caps.ambient;
+    let missing = wanted & !held;
+    if missing == 0 {
+        return caps;
+    }
+    crate::logging::warn(&format!(
+        "process.capabilities: skipping {}, which berth itself does not hold",
+        capabilities::names(missing)
+    ));
+    capabilities::Sets {
+        bounding: caps.bounding & held,
+        effective: caps.effective & held,
+        permitted: caps.permitted & held,
+        inheritable: caps.inheritable & held,
+        ambient: caps.ambient & held,
     }
 }

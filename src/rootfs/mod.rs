@@ -1,17 +1,21 @@
 //! `root`, `mounts`, `linux.rootfsPropagation`, `/dev`, `linux.devices`, `linux.maskedPaths` and
 //! `linux.readonlyPaths`: the container's filesystem, built by the init in its new mount
-//! namespace, then entered with pivot_root (or MS_MOVE + chroot with `--no-pivot`).
+//! namespace, then entered with pivot_root (or MS_MOVE + chroot with `--no-pivot`). Without a
+//! new mount namespace, see `shared`.
 
 pub mod cgroupfs;
 pub mod devices;
 pub mod mounts;
 pub mod paths;
 pub mod resolve;
+pub mod shared;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::mount::{mount_change, mount_move, unmount, MountPropagationFlags, UnmountFlags};
+
+use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::init::{Context, StepError, Timings};
 use crate::spec::{Config, SpecError};
@@ -24,6 +28,9 @@ pub struct Plan {
     /// Propagation of the container's `/` (runc's default: rslave).
     pub propagation: u64,
     pub no_pivot: bool,
+    /// The container gets a new mount namespace; otherwise it inherits or joins one and the
+    /// rootfs is built there (see `shared`).
+    pub own_mount_ns: bool,
     pub mounts: Vec<mounts::Mount>,
     /// The default devices and links, unless /dev is bound from the host.
     pub default_dev: bool,
@@ -43,6 +50,8 @@ fn propagation(value: &str) -> Option<u64> {
         "private" => libc::MS_PRIVATE,
         "rshared" => libc::MS_SHARED | libc::MS_REC,
         "shared" => libc::MS_SHARED,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
         _ => return None,
     })
 }
@@ -62,7 +71,9 @@ impl Plan {
         let propagation = propagation(&prop).ok_or_else(|| {
             c.invalid(
                 "linux.rootfsPropagation",
-                format!("{prop:?} is not one of shared, slave, private (with or without r)"),
+                format!(
+                    "{prop:?} is not one of shared, slave, private, unbindable (with or without r)"
+                ),
             )
         })?;
         let mut plan_mounts = Vec::new();
@@ -101,11 +112,17 @@ impl Plan {
         let paths = |v: Option<&Vec<String>>| -> Vec<PathBuf> {
             v.into_iter().flatten().map(PathBuf::from).collect()
         };
+        let own_mount_ns = linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none());
         Ok(Plan {
             rootfs,
             readonly: root.readonly().unwrap_or(false),
             propagation,
             no_pivot,
+            own_mount_ns,
             mounts: plan_mounts,
             default_dev: !dev_bound,
             devices: devs,
@@ -122,8 +139,11 @@ impl Plan {
     }
 }
 
-/// Builds the container's filesystem and enters it. Runs in the init, in its new mount namespace.
+/// Builds the container's filesystem and enters it. Runs in the init, in its mount namespace.
 pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+    if !plan.own_mount_ns {
+        return prepare_shared(plan, t);
+    }
     // Nothing the container mounts for itself may propagate back to the host. Normally every
     // mount of the new namespace becomes a slave (or private, if asked), recursively. With a
     // shared rootfsPropagation (Kubernetes "Bidirectional" volumes) the namespace stays shared,
@@ -152,26 +172,51 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     let root = mounts::reopen_dir_at(tree.as_fd()).step(what)?;
     t.mark("rootfs");
 
-    for m in &plan.mounts {
-        mounts::apply(root.as_fd(), m, &plan.cgroups)?;
-    }
-    t.mark("mounts");
-
-    if plan.default_dev {
-        for d in devices::defaults() {
-            devices::create(root.as_fd(), &d)?;
-        }
-        devices::create_links(root.as_fd())?;
-    }
-    for d in &plan.devices {
-        devices::create(root.as_fd(), d)?;
-    }
-    t.mark("devices");
-    resolve::mkdir_all(root.as_fd(), &plan.cwd)
-        .step(|| format!("creating process.cwd {}", plan.cwd.display()))?;
-
+    populate(plan, root.as_fd(), t)?;
     enter(&root, plan.no_pivot)?;
     t.mark("pivot_root");
+    Ok(())
+}
+
+/// The mounts, devices and cwd, inside the rootfs mount `root`.
+fn populate(plan: &Plan, root: BorrowedFd<'_>, t: &mut Timings) -> Result<(), StepError> {
+    for m in &plan.mounts {
+        mounts::apply(root, m, &plan.cgroups)?;
+    }
+    t.mark("mounts");
+    if plan.default_dev {
+        for d in devices::defaults() {
+            devices::create(root, &d)?;
+        }
+        devices::create_links(root)?;
+    }
+    for d in &plan.devices {
+        devices::create(root, d)?;
+    }
+    t.mark("devices");
+    resolve::mkdir_all(root, &plan.cwd)
+        .map(drop)
+        .step(|| format!("creating process.cwd {}", plan.cwd.display()))
+}
+
+/// In a mount namespace the container shares (see `shared`): the namespace's own mounts and
+/// propagation stay as they are. The rootfs bind is made private before it is attached, so
+/// nothing mounted into it propagates out, and it is entered with chroot.
+fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+    let what = || format!("bind mount rootfs {}", plan.rootfs.display());
+    let tree = mounts::bind_tree(&plan.rootfs, true).step(what)?;
+    sys::mount_setattr(tree.as_fd(), true, 0, 0, libc::MS_PRIVATE).step(what)?;
+    let target = mounts::reopen_dir(&plan.rootfs).step(what)?;
+    mounts::attach(tree.as_fd(), target.as_fd(), &mounts::Options::default()).step(what)?;
+    let root = mounts::reopen_dir_at(tree.as_fd()).step(what)?;
+    shared::attached(root.as_fd()).step(what)?;
+    t.mark("rootfs");
+    populate(plan, root.as_fd(), t)?;
+    rustix::process::fchdir(root.as_fd()).step(|| "entering the rootfs".into())?;
+    rustix::process::chroot(".").step(|| "chroot into the rootfs".into())?;
+    shared::entered();
+    rustix::process::chdir("/").step(|| "chdir /".into())?;
+    t.mark("chroot");
     Ok(())
 }
 
@@ -184,7 +229,8 @@ pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     for p in &plan.readonly_paths {
         paths::readonly(new_root.as_fd(), p)?;
     }
-    if plan.propagation & libc::MS_SHARED != 0 {
+    // Shared and unbindable are set last: the rootfs could not be bound while unbindable.
+    if plan.propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
         mount_change(
             "/",
             MountPropagationFlags::from_bits_retain(plan.propagation as u32),

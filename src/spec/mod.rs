@@ -132,6 +132,24 @@ fn drop_unknown_capabilities(config: &mut Value) {
 
 fn validate(c: &Config) -> Result<(), SpecError> {
     let spec = &c.spec;
+    // Absent (as runc, which never reads it, allows) or 1.x.
+    let version = spec.version();
+    match semver_major(version) {
+        _ if version.is_empty() => {}
+        Some(1) => {}
+        Some(_) => {
+            return Err(c.invalid(
+                "ociVersion",
+                format!("{version}: berth implements runtime-spec 1.x (up to {OCI_VERSION})"),
+            ))
+        }
+        None => {
+            return Err(c.invalid(
+                "ociVersion",
+                format!("{version:?} is not a SemVer 2.0.0 version (e.g. \"{OCI_VERSION}\")"),
+            ))
+        }
+    }
     let process = spec
         .process()
         .as_ref()
@@ -164,6 +182,33 @@ fn validate(c: &Config) -> Result<(), SpecError> {
     refuse_unapplied(c)
 }
 
+/// The major version of a SemVer 2.0.0 string (`1.0.2-dev`, `1.2.0+build.5`), or `None` if it
+/// is not one.
+fn semver_major(v: &str) -> Option<u64> {
+    let ident =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let (rest, build) = v.split_once('+').map_or((v, None), |(r, b)| (r, Some(b)));
+    if build.is_some_and(|b| !b.split('.').all(ident)) {
+        return None;
+    }
+    let (core, pre) = rest
+        .split_once('-')
+        .map_or((rest, None), |(c, p)| (c, Some(p)));
+    if pre.is_some_and(|p| !p.split('.').all(ident)) {
+        return None;
+    }
+    let nums: Vec<&str> = core.split('.').collect();
+    let numeric = |n: &&str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
+    };
+    if nums.len() != 3 || !nums.iter().all(numeric) {
+        return None;
+    }
+    nums[0].parse().ok()
+}
+
 fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
     let linux = c
         .spec
@@ -187,30 +232,20 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
                 "user namespaces are not supported by berth yet",
             ));
         }
-        if ns.typ() == LinuxNamespaceType::Mount && ns.path().is_some() {
-            return Err(c.invalid(
-                format!("linux.namespaces[{i}].path"),
-                "joining an existing mount namespace is not supported: berth builds the rootfs in a new one",
-            ));
-        }
     }
-    if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(c.invalid(
-            "linux.namespaces",
-            "a mount namespace is required (the rootfs is set up inside it)",
-        ));
-    }
-    let own_uts = namespaces
+    // A uts namespace joined by path gets the name, as under runc; only the runtime's own
+    // (none listed) is refused.
+    let has_uts = namespaces
         .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none());
+        .any(|n| n.typ() == LinuxNamespaceType::Uts);
     for (field, value) in [
         ("hostname", c.spec.hostname()),
         ("domainname", c.spec.domainname()),
     ] {
-        if value.as_ref().is_some_and(|v| !v.is_empty()) && !own_uts {
+        if value.as_ref().is_some_and(|v| !v.is_empty()) && !has_uts {
             return Err(c.invalid(
                 field,
-                "needs a new uts namespace in linux.namespaces, or the host's name would change",
+                "needs a uts namespace in linux.namespaces, or the host's name would change",
             ));
         }
     }
@@ -336,6 +371,24 @@ mod tests {
         v["mounts"][1]["destination"] = true.into();
         let err = parse(v.to_string().as_bytes()).unwrap_err();
         assert!(err.starts_with("mounts[1].destination:"), "{err}");
+    }
+
+    #[test]
+    fn oci_versions_are_semver() {
+        for (v, major) in [
+            ("1.0.2-dev", Some(1)),
+            ("1.2.0", Some(1)),
+            ("1.1.0-rc.1+build.5", Some(1)),
+            ("2.0.0", Some(2)),
+            ("invalid", None),
+            ("1.0", None),
+            ("01.0.0", None),
+            ("1.0.0-", None),
+            ("1.0.0+", None),
+            ("", None),
+        ] {
+            assert_eq!(semver_major(v), major, "{v:?}");
+        }
     }
 
     #[test]
