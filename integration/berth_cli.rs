@@ -55,11 +55,6 @@ fn unsupported_fields_are_refused_by_name() {
             json!("system_u:system_r:container_t:s0"),
             "process.selinuxLabel",
         ),
-        (
-            "/hooks",
-            json!({"prestart": [{"path": "/bin/true"}]}),
-            "hooks",
-        ),
     ] {
         let mut c = Container::new(Bundle::new().set(pointer, value));
         let out = c.create(&[]);

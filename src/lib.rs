@@ -9,6 +9,7 @@ pub mod channel;
 pub mod cli;
 pub mod container;
 pub mod features;
+pub mod hooks;
 pub mod init;
 pub mod logging;
 pub mod namespaces;

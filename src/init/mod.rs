@@ -14,6 +14,7 @@ use std::time::Instant;
 use rustix::net::{RecvFlags, SendFlags};
 
 use crate::channel::{Channel, FromInit, ToInit};
+use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
 use crate::{namespaces, rootfs, seccomp, sys, sysctl};
 
@@ -91,6 +92,8 @@ pub struct Plan {
     pub new_keyring: bool,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<seccomp::Program>,
+    /// createContainer and startContainer hooks, and whether to stop for the runtime's.
+    pub hooks: hooks::InContainer,
 }
 
 impl Plan {
@@ -161,7 +164,11 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     t.mark("namespaces");
 
-    rootfs::prepare(&plan.rootfs, &mut t)?;
+    let root = rootfs::prepare(&plan.rootfs, &mut t)?;
+    if !plan.hooks.before_pivot_root(chan, plan.process.umask)? {
+        return Ok(None);
+    }
+    rootfs::pivot(&plan.rootfs, root, &mut t)?;
     // Into the container's own /proc, before /proc/sys is made read-only.
     sysctl::apply(&plan.sysctl)?;
     rootfs::finish(&plan.rootfs, &mut t)?;
@@ -283,7 +290,11 @@ fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
             _ => continue,
         }
         drop(listener);
-        let msg = exec(plan, program);
+        // A failing hook fails `start`; the init exits and the container is stopped.
+        let msg = match plan.hooks.run(Kind::StartContainer, plan.process.umask) {
+            Ok(()) => exec(plan, program),
+            Err(e) => e.to_string(),
+        };
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
         exit(127)
     }

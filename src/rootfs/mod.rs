@@ -122,8 +122,9 @@ impl Plan {
     }
 }
 
-/// Builds the container's filesystem and enters it. Runs in the init, in its new mount namespace.
-pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+/// Builds the container's filesystem (not yet entered: see `pivot`); returns the rootfs's fd.
+/// Runs in the init, in its new mount namespace.
+pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<OwnedFd, StepError> {
     // Nothing the container mounts for itself may propagate back to the host. Normally every
     // mount of the new namespace becomes a slave (or private, if asked), recursively. With a
     // shared rootfsPropagation (Kubernetes "Bidirectional" volumes) the namespace stays shared,
@@ -169,7 +170,11 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     t.mark("devices");
     resolve::mkdir_all(root.as_fd(), &plan.cwd)
         .step(|| format!("creating process.cwd {}", plan.cwd.display()))?;
+    Ok(root)
+}
 
+/// Makes the rootfs `prepare` built the process's `/`.
+pub fn pivot(plan: &Plan, root: OwnedFd, t: &mut Timings) -> Result<(), StepError> {
     enter(&root, plan.no_pivot)?;
     t.mark("pivot_root");
     Ok(())

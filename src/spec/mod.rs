@@ -243,21 +243,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())) {
         return lsm("process.selinuxLabel", "SELinux", selinux_enabled());
     }
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart(),
-            hooks.create_runtime(),
-            hooks.create_container(),
-            hooks.start_container(),
-            hooks.poststart(),
-            hooks.poststop(),
-        ]
-        .iter()
-        .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
-        if any {
-            return not_yet("hooks");
-        }
-    }
     if let Some(linux) = linux {
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");
