@@ -17,7 +17,9 @@ use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::state::{self, State, StateDir, Status};
 use crate::sys::{self as raw, Forked};
-use crate::{logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl};
+use crate::{
+    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl,
+};
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -112,6 +114,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .map(|s| seccomp::plan(&config, s))
             .transpose()?,
         hooks: hooks::InContainer::default(),
+        lsm: lsm::Plan::from_config(&config)?,
     };
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
@@ -230,11 +233,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     phase(&mut t, "joining the cgroup");
     if let Some(adj) = plan.process.oom_score_adj {
         // Through the host's /proc, so nothing of the container's can redirect the write.
-        procfs::write(
-            Path::new(&format!("/proc/{pid}/oom_score_adj")),
-            &adj.to_string(),
-        )
-        .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
+        procfs::ProcFs::mounted()
+            .and_then(|p| {
+                p.write(
+                    Path::new(&format!("{pid}/oom_score_adj")),
+                    adj.to_string().as_bytes(),
+                )
+            })
+            .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
     }
     parent_end
         .send_to_init(ToInit::Go)

@@ -16,7 +16,8 @@ use rustix::net::{RecvFlags, SendFlags};
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
-use crate::{namespaces, rootfs, seccomp, sys, sysctl};
+use crate::procfs::ProcFs;
+use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,8 @@ pub struct Plan {
     pub seccomp: Option<seccomp::Program>,
     /// createContainer and startContainer hooks, and whether to stop for the runtime's.
     pub hooks: hooks::InContainer,
+    /// AppArmor profile and SELinux label, set at the exec.
+    pub lsm: lsm::Plan,
 }
 
 impl Plan {
@@ -169,8 +172,12 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         return Ok(None);
     }
     rootfs::pivot(&plan.rootfs, root, &mut t)?;
-    // Into the container's own /proc, before /proc/sys is made read-only.
-    sysctl::apply(&plan.sysctl)?;
+    if !plan.sysctl.is_empty() || !plan.lsm.is_empty() {
+        // Through a procfs no mount of the config can cover (see procfs).
+        let proc = ProcFs::private().step(|| "mounting a private procfs".into())?;
+        sysctl::apply(&proc, &plan.sysctl)?;
+        plan.lsm.open(&proc)?;
+    }
     rootfs::finish(&plan.rootfs, &mut t)?;
 
     let p = &mut plan.process;
@@ -326,6 +333,9 @@ fn exec(plan: &Plan, program: &CString) -> String {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
+    if let Err(e) = plan.lsm.apply() {
+        return e;
+    }
     // Last, so the profile only has to allow execve (and capset, see Plan).
     if let Some(s) = plan.seccomp.as_ref().filter(|s| s.listener.is_none()) {
         if let Err(e) = load_seccomp(plan, s) {

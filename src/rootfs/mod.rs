@@ -33,6 +33,8 @@ pub struct Plan {
     pub cgroups: cgroupfs::Sources,
     /// `process.cwd`, created inside the rootfs if missing (as runc does).
     pub cwd: PathBuf,
+    /// `linux.mountLabel` (SELinux), for the tmpfs of masked directories.
+    pub mount_label: Option<String>,
 }
 
 fn propagation(value: &str) -> Option<u64> {
@@ -82,6 +84,18 @@ impl Plan {
             }
             plan_mounts.push(planned);
         }
+        let mount_label = linux
+            .and_then(|l| l.mount_label().clone())
+            .filter(|l| !l.is_empty());
+        if let Some(label) = &mount_label {
+            for m in &mut plan_mounts {
+                if let mounts::Kind::Fs { fstype, .. } = &m.kind {
+                    m.options
+                        .data
+                        .extend(crate::lsm::mount_label_option(fstype, label));
+                }
+            }
+        }
         let dev_bound = plan_mounts.iter().any(|m| {
             resolve::clean(&m.destination) == Path::new("dev")
                 && matches!(m.kind, mounts::Kind::Bind { .. })
@@ -118,6 +132,7 @@ impl Plan {
                 .as_ref()
                 .map(|p| p.cwd().clone())
                 .unwrap_or_else(|| PathBuf::from("/")),
+            mount_label,
         })
     }
 }
@@ -184,7 +199,7 @@ pub fn pivot(plan: &Plan, root: OwnedFd, t: &mut Timings) -> Result<(), StepErro
 pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     let new_root = mounts::reopen_dir(Path::new("/")).step(|| "opening /".into())?;
     for p in &plan.masked {
-        paths::mask(new_root.as_fd(), p)?;
+        paths::mask(new_root.as_fd(), p, plan.mount_label.as_deref())?;
     }
     for p in &plan.readonly_paths {
         paths::readonly(new_root.as_fd(), p)?;
@@ -253,4 +268,52 @@ fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
         unmount(".", UnmountFlags::DETACH).step(|| "detaching the host's root".into())?;
     }
     rustix::process::chdir("/").step(|| "chdir /".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// linux.mountLabel becomes a context= option of the filesystems runc labels, and of nothing else.
+    #[test]
+    fn mount_label_goes_to_filesystem_mounts() {
+        let mut v = crate::spec::template::default_spec(false);
+        v["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2".into();
+        v["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"]}));
+        let text = v.to_string().into_bytes();
+        let c = Config {
+            spec: crate::spec::parse(&text).unwrap(),
+            file: "config.json".into(),
+            bundle: "/b".into(),
+            text,
+        };
+        let plan = Plan::from_config(&c, false).unwrap();
+        let context = Some((
+            "context".to_string(),
+            Some("system_u:object_r:container_file_t:s0:c1,c2".to_string()),
+        ));
+        for m in &plan.mounts {
+            let has = m.options.data.iter().find(|(k, _)| k == "context").cloned();
+            let want = match &m.kind {
+                mounts::Kind::Fs { fstype, .. }
+                    if !["proc", "sysfs", "mqueue"].contains(&fstype.as_str()) =>
+                {
+                    context.clone()
+                }
+                _ => None,
+            };
+            assert_eq!(has, want, "{}", m.destination.display());
+        }
+        assert!(plan
+            .mounts
+            .iter()
+            .any(|m| matches!(&m.kind, mounts::Kind::Fs { fstype, .. } if fstype == "tmpfs")));
+        assert_eq!(
+            plan.mount_label.as_deref(),
+            Some("system_u:object_r:container_file_t:s0:c1,c2")
+        );
+    }
 }
