@@ -240,7 +240,9 @@ pub fn run_warning_only(kind: Kind, hooks: &[Hook], state: &[u8]) {
 fn run_one(hook: &Hook, state: &[u8], ctx: Context<'_>) -> Result<(), String> {
     let what = |e: io::Error| format!("cannot be run: {e}");
     let stdin = memfd("berth-hook-state").map_err(what)?;
-    rustix::io::write(&stdin, state).map_err(|e| what(e.into()))?;
+    let mut file = std::fs::File::from(stdin);
+    std::io::Write::write_all(&mut file, state).map_err(what)?;
+    let stdin = OwnedFd::from(file);
     rustix::fs::seek(&stdin, rustix::fs::SeekFrom::Start(0)).map_err(|e| what(e.into()))?;
     let output = memfd("berth-hook-output").map_err(what)?;
     let stdio = Stdio {

@@ -64,6 +64,9 @@ pub struct Child {
 
 /// Forks and execs `prog`. Every fd of the caller except the given stdio is closed at the exec.
 pub fn spawn(prog: &Program, stdio: &Stdio<'_>) -> io::Result<Child> {
+    // A caller that ignores SIGCHLD would have the child reaped by the kernel, and its exit
+    // status lost; berth never relies on ignoring it.
+    super::reset_signal(libc::SIGCHLD)?;
     let (report, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     match clone3(0, true)? {
         Forked::Child => child(prog, stdio, report_w.as_raw_fd()),
