@@ -43,30 +43,11 @@ fn missing_program_fails_create_not_start() {
 #[test]
 fn unsupported_fields_are_refused_by_name() {
     need_berth!();
-    for (pointer, value, field) in [
-        ("/process/terminal", json!(true), "process.terminal"),
-        (
-            "/process/apparmorProfile",
-            json!("docker-default"),
-            "process.apparmorProfile",
-        ),
-        (
-            "/process/selinuxLabel",
-            json!("system_u:system_r:container_t:s0"),
-            "process.selinuxLabel",
-        ),
-        (
-            "/hooks",
-            json!({"prestart": [{"path": "/bin/true"}]}),
-            "hooks",
-        ),
-    ] {
-        let mut c = Container::new(Bundle::new().set(pointer, value));
-        let out = c.create(&[]);
-        out.assert_failed();
-        assert!(out.stderr.contains(field), "{field}: {}", out.stderr);
-        c.assert_no_leftovers();
-    }
+    let mut c = Container::new(Bundle::new().set("/process/terminal", json!(true)));
+    let out = c.create(&[]);
+    out.assert_failed();
+    assert!(out.stderr.contains("process.terminal"), "{}", out.stderr);
+    c.assert_no_leftovers();
 }
 
 #[test]

@@ -13,6 +13,8 @@ mod bad_input;
 mod berth_cli;
 mod bundle;
 mod compare;
+mod hardening;
+mod hooks;
 mod host;
 mod lifecycle;
 mod namespaces;

@@ -15,6 +15,8 @@ pub enum ToInit {
     Go,
     /// state.json and the pid file are written: the init now belongs to the container.
     Commit,
+    /// The prestart and createRuntime hooks ran: the init may go on to pivot_root.
+    HooksDone,
 }
 
 /// Init → parent.
@@ -27,6 +29,9 @@ pub enum FromInit {
     /// The seccomp filter is loaded and its notify listener is this fd of the init: the parent
     /// copies it (pidfd_getfd) for the seccomp agent.
     SeccompListener(i32),
+    /// The mounts are built and the init waits before pivot_root: time for the prestart and
+    /// createRuntime hooks.
+    RuntimeHooks,
 }
 
 const GO: u8 = 1;
@@ -34,6 +39,8 @@ const COMMIT: u8 = 2;
 const READY: u8 = 3;
 const FAILED: u8 = 4;
 const SECCOMP_LISTENER: u8 = 5;
+const RUNTIME_HOOKS: u8 = 20;
+const HOOKS_DONE: u8 = 21;
 
 /// One end of the channel.
 pub struct Channel(pub OwnedFd);
@@ -80,6 +87,7 @@ impl Channel {
         match m {
             ToInit::Go => self.send(GO, &[]),
             ToInit::Commit => self.send(COMMIT, &[]),
+            ToInit::HooksDone => self.send(HOOKS_DONE, &[]),
         }
     }
 
@@ -87,6 +95,7 @@ impl Channel {
         Ok(match self.recv()? {
             Some((GO, _)) => Some(ToInit::Go),
             Some((COMMIT, _)) => Some(ToInit::Commit),
+            Some((HOOKS_DONE, _)) => Some(ToInit::HooksDone),
             Some((tag, _)) => return Err(unexpected(tag)),
             None => None,
         })
@@ -95,6 +104,7 @@ impl Channel {
     pub fn send_from_init(&self, m: &FromInit) -> io::Result<()> {
         match m {
             FromInit::Ready(t) => self.send(READY, t.as_bytes()),
+            FromInit::RuntimeHooks => self.send(RUNTIME_HOOKS, &[]),
             // Long messages are cut to fit one packet.
             FromInit::Failed(msg) => self.send(FAILED, &msg.as_bytes()[..msg.len().min(8000)]),
             // One write(2) and no allocation: until the agent holds this fd, nobody could
@@ -124,6 +134,7 @@ impl Channel {
         Ok(match self.recv()? {
             Some((READY, t)) => Some(FromInit::Ready(t)),
             Some((FAILED, msg)) => Some(FromInit::Failed(msg)),
+            Some((RUNTIME_HOOKS, _)) => Some(FromInit::RuntimeHooks),
             Some((SECCOMP_LISTENER, fd)) => Some(FromInit::SeccompListener(
                 fd.parse().map_err(|_| unexpected(SECCOMP_LISTENER))?,
             )),
@@ -168,6 +179,10 @@ mod tests {
                 Some(FromInit::SeccompListener(fd))
             );
         }
+        c.send_from_init(&FromInit::RuntimeHooks).unwrap();
+        assert_eq!(p.recv_from_init().unwrap(), Some(FromInit::RuntimeHooks));
+        p.send_to_init(ToInit::HooksDone).unwrap();
+        assert_eq!(c.recv_in_init().unwrap(), Some(ToInit::HooksDone));
         drop(p);
         assert_eq!(c.recv_in_init().unwrap(), None);
     }

@@ -1,13 +1,14 @@
 //! `linux.sysctl`: only keys the container's own namespaces scope (IPC, network, UTS) are
 //! accepted; anything else would change the host for everyone and is refused by name.
-//! Written after pivot_root into the container's /proc, before /proc/sys is made read-only.
+//! Written by the init in the container's namespaces, through a private procfs instance that
+//! nothing in the config can mount over (see procfs).
 
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::init::{Context, StepError};
-use crate::procfs;
+use crate::procfs::ProcFs;
 use crate::spec::{Config, SpecError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +41,13 @@ pub fn scope(key: &str) -> Option<Scope> {
     }
 }
 
-/// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`; a key written with `/` is taken
-/// as is, so interface names holding dots (`net/ipv4/conf/eth0.100/forwarding`) keep them.
+/// `net.ipv4.ip_forward` → `sys/net/ipv4/ip_forward` (under /proc); a key written with `/` is
+/// taken as is, so interface names holding dots (`net/ipv4/conf/eth0.100/forwarding`) keep them.
 pub fn path(key: &str) -> PathBuf {
     if key.contains('/') {
-        PathBuf::from("/proc/sys").join(key)
+        PathBuf::from("sys").join(key)
     } else {
-        PathBuf::from("/proc/sys").join(key.replace('.', "/"))
+        PathBuf::from("sys").join(key.replace('.', "/"))
     }
 }
 
@@ -115,9 +116,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-pub fn apply(settings: &[(String, String)]) -> Result<(), StepError> {
+pub fn apply(proc: &ProcFs, settings: &[(String, String)]) -> Result<(), StepError> {
     for (key, value) in settings {
-        procfs::write(&path(key), value).step(|| format!("setting sysctl {key}={value}"))?;
+        proc.write(&path(key), value.as_bytes())
+            .step(|| format!("setting sysctl {key}={value}"))?;
     }
     Ok(())
 }
@@ -141,11 +143,11 @@ mod tests {
     fn paths() {
         assert_eq!(
             path("net.ipv4.ip_forward"),
-            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+            PathBuf::from("sys/net/ipv4/ip_forward")
         );
         assert_eq!(
             path("net/ipv4/conf/eth0.100/forwarding"),
-            PathBuf::from("/proc/sys/net/ipv4/conf/eth0.100/forwarding")
+            PathBuf::from("sys/net/ipv4/conf/eth0.100/forwarding")
         );
     }
 }

@@ -12,12 +12,15 @@ use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use super::{sys_err, Error};
 use crate::cgroups::{self, Cgroup};
 use crate::channel::{self, FromInit, ToInit};
+use crate::hooks::{self, Hooks, Kind};
 use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::rootfs::shared::SharedRoot;
-use crate::state::{self, State, StateDir};
+use crate::state::{self, State, StateDir, Status};
 use crate::sys::{self as raw, Forked};
-use crate::{logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl};
+use crate::{
+    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl,
+};
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -43,6 +46,9 @@ struct Cleanup {
     cgroup: Option<Cgroup>,
     child: Option<(i32, Option<OwnedFd>)>,
     shared_root: Option<SharedRoot>,
+    /// Run once the rest is undone (the lifecycle goes on to delete's steps, as under runc).
+    poststop: Vec<hooks::Hook>,
+    stopped_state: Vec<u8>,
 }
 
 impl Drop for Cleanup {
@@ -72,6 +78,7 @@ impl Drop for Cleanup {
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
+            hooks::run_warning_only(Kind::Poststop, &self.poststop, &self.stopped_state);
         }
     }
 }
@@ -111,6 +118,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .and_then(|l| l.seccomp().as_ref())
             .map(|s| seccomp::plan(&config, s))
             .transpose()?,
+        hooks: hooks::InContainer::default(),
+        lsm: lsm::Plan::from_config(&config)?,
     };
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
@@ -136,6 +145,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         }
     }
     let device_rules = cgroups::devices::rules(&config)?;
+    let mut hooks = Hooks::from_config(&config)?;
     phase(&mut t, "loading config.json");
 
     let mut cleanup = Cleanup {
@@ -143,6 +153,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         cgroup: None,
         child: None,
         shared_root: None,
+        poststop: std::mem::take(&mut hooks.poststop),
+        stopped_state: Vec::new(),
     };
     let dir = StateDir::create(o.root, o.id)?;
     cleanup.dir = Some(dir.clone());
@@ -191,6 +203,20 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         shared_root: None,
     };
     dir.save(&st)?;
+    cleanup.stopped_state = hooks::state_json(&st.to_oci(Status::Stopped));
+    if !hooks.is_empty() {
+        let mut state = st.to_oci(Status::Created);
+        if let Some(m) = state.as_object_mut() {
+            m.remove("pid");
+        }
+        plan.hooks = hooks::InContainer {
+            runtime_hooks: !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty(),
+            create_container: std::mem::take(&mut hooks.create_container),
+            start_container: std::mem::take(&mut hooks.start_container),
+            state,
+            rootfs: hooks::c_path(&plan.rootfs.rootfs),
+        };
+    }
     phase(&mut t, "creating the cgroup");
 
     let listener = listen(&dir.start_socket())?;
@@ -214,11 +240,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     phase(&mut t, "joining the cgroup");
     if let Some(adj) = plan.process.oom_score_adj {
         // Through the host's /proc, so nothing of the container's can redirect the write.
-        procfs::write(
-            Path::new(&format!("/proc/{pid}/oom_score_adj")),
-            &adj.to_string(),
-        )
-        .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
+        procfs::ProcFs::mounted()
+            .and_then(|p| {
+                p.write(
+                    Path::new(&format!("{pid}/oom_score_adj")),
+                    adj.to_string().as_bytes(),
+                )
+            })
+            .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
     }
     parent_end
         .send_to_init(ToInit::Go)
@@ -236,6 +265,17 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             }
             Some(FromInit::SeccompListener(fd)) => {
                 hand_to_seccomp_agent(&plan, &st, &bundle, pid, fd, &cleanup)?
+            }
+            Some(FromInit::RuntimeHooks) => {
+                // In berth's own namespaces, with the init's pid as the host sees it.
+                let state = hooks::state_json(&State { pid, ..st.clone() }.to_oci(Status::Created));
+                let none = hooks::Context::default();
+                hooks::run(Kind::Prestart, &hooks.prestart, &state, none)?;
+                hooks::run(Kind::CreateRuntime, &hooks.create_runtime, &state, none)?;
+                parent_end
+                    .send_to_init(ToInit::HooksDone)
+                    .map_err(sys_err("signalling the init"))?;
+                phase(&mut t, "running the prestart and createRuntime hooks");
             }
             Some(FromInit::Failed(msg)) => return Err(Error::Init(msg)),
             None => {

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::kill::{kill_all, signal_init};
 use super::{Container, Error};
+use crate::hooks::{self, Kind};
+use crate::logging;
 use crate::state::{self, State, StateError, Status};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
@@ -46,6 +48,8 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
     if !c.state.own_pid_ns || status != Status::Stopped {
         kill_all(&c.state, libc::SIGKILL);
     }
+    // Read before the state dir (and the config saved in it) goes.
+    let poststop = c.hooks().map(|h| h.poststop);
     c.state.cgroup.remove()?;
     if let Some(root) = &c.state.shared_root {
         // The container is gone either way; a bind this berth cannot reach is reported.
@@ -54,6 +58,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         }
     }
     c.dir.remove()?;
+    // Deleted: the poststop hooks, whose failures are only warnings.
+    match poststop {
+        Ok(h) if h.is_empty() => {}
+        Ok(h) => {
+            let state = hooks::state_json(&c.state.to_oci(Status::Stopped));
+            hooks::run_warning_only(Kind::Poststop, &h, &state);
+        }
+        Err(e) => logging::warn(&format!("poststop hooks not run: {e}")),
+    }
     Ok(())
 }
 

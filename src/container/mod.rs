@@ -27,6 +27,8 @@ pub enum Error {
     State(#[from] StateError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// The init reported a failed step.
     #[error("{0}")]
     Init(String),
@@ -71,6 +73,11 @@ impl Container {
             &self.dir.config_file(),
             &self.state.bundle,
         )?)
+    }
+
+    /// The hooks of the config the container was created with (only those are parsed).
+    pub fn hooks(&self) -> Result<crate::hooks::Hooks, Error> {
+        crate::hooks::Hooks::from_saved_config(&self.dir.config_file()).map_err(Error::Usage)
     }
 
     /// Every container under `root` (unreadable ones skipped).

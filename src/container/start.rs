@@ -6,6 +6,8 @@ use rustix::net::{RecvFlags, SendFlags};
 
 use super::create::connect_start_socket;
 use super::{sys_err, Container, Error};
+use crate::hooks::{self, Kind};
+use crate::logging;
 use crate::state::Status;
 
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
@@ -43,5 +45,18 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
             String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned(),
         ));
     }
+    poststart(&c);
     Ok(())
+}
+
+/// The program runs: the poststart hooks, whose failures are only warnings.
+fn poststart(c: &Container) {
+    match c.hooks() {
+        Ok(h) if !h.poststart.is_empty() => {
+            let state = hooks::state_json(&c.state.to_oci(Status::Running));
+            hooks::run_warning_only(Kind::Poststart, &h.poststart, &state);
+        }
+        Ok(_) => {}
+        Err(e) => logging::warn(&format!("poststart hooks not run: {e}")),
+    }
 }

@@ -14,8 +14,10 @@ use std::time::Instant;
 use rustix::net::{RecvFlags, SendFlags};
 
 use crate::channel::{Channel, FromInit, ToInit};
+use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
-use crate::{namespaces, rootfs, seccomp, sys, sysctl};
+use crate::procfs::ProcFs;
+use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,10 @@ pub struct Plan {
     pub new_keyring: bool,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<seccomp::Program>,
+    /// createContainer and startContainer hooks, and whether to stop for the runtime's.
+    pub hooks: hooks::InContainer,
+    /// AppArmor profile and SELinux label, set at the exec.
+    pub lsm: lsm::Plan,
 }
 
 impl Plan {
@@ -166,9 +172,17 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     t.mark("namespaces");
 
-    rootfs::prepare(&plan.rootfs, &mut t)?;
-    // Into the container's own /proc, before /proc/sys is made read-only.
-    sysctl::apply(&plan.sysctl)?;
+    let root = rootfs::prepare(&plan.rootfs, &mut t)?;
+    if !plan.hooks.before_pivot_root(chan, plan.process.umask)? {
+        return Ok(None);
+    }
+    rootfs::pivot(&plan.rootfs, root, &mut t)?;
+    if !plan.sysctl.is_empty() || !plan.lsm.is_empty() {
+        // Through a procfs no mount of the config can cover (see procfs).
+        let proc = ProcFs::private().step(|| "mounting a private procfs".into())?;
+        sysctl::apply(&proc, &plan.sysctl)?;
+        plan.lsm.open(&proc)?;
+    }
     rootfs::finish(&plan.rootfs, &mut t)?;
 
     let p = &mut plan.process;
@@ -288,7 +302,11 @@ fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
             _ => continue,
         }
         drop(listener);
-        let msg = exec(plan, program);
+        // A failing hook fails `start`; the init exits and the container is stopped.
+        let msg = match plan.hooks.run(Kind::StartContainer, plan.process.umask) {
+            Ok(()) => exec(plan, program),
+            Err(e) => e.to_string(),
+        };
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
         exit(127)
     }
@@ -320,6 +338,9 @@ fn exec(plan: &Plan, program: &CString) -> String {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
+    if let Err(e) = plan.lsm.apply() {
+        return e;
+    }
     // Last, so the profile only has to allow execve (and capset, see Plan).
     if let Some(s) = plan.seccomp.as_ref().filter(|s| s.listener.is_none()) {
         if let Err(e) = load_seccomp(plan, s) {

@@ -40,6 +40,8 @@ pub struct Plan {
     pub cgroups: cgroupfs::Sources,
     /// `process.cwd`, created inside the rootfs if missing (as runc does).
     pub cwd: PathBuf,
+    /// `linux.mountLabel` (SELinux), for the tmpfs of masked directories.
+    pub mount_label: Option<String>,
 }
 
 fn propagation(value: &str) -> Option<u64> {
@@ -93,6 +95,18 @@ impl Plan {
             }
             plan_mounts.push(planned);
         }
+        let mount_label = linux
+            .and_then(|l| l.mount_label().clone())
+            .filter(|l| !l.is_empty());
+        if let Some(label) = &mount_label {
+            for m in &mut plan_mounts {
+                if let mounts::Kind::Fs { fstype, .. } = &m.kind {
+                    m.options
+                        .data
+                        .extend(crate::lsm::mount_label_option(fstype, label));
+                }
+            }
+        }
         let dev_bound = plan_mounts.iter().any(|m| {
             resolve::clean(&m.destination) == Path::new("dev")
                 && matches!(m.kind, mounts::Kind::Bind { .. })
@@ -135,12 +149,14 @@ impl Plan {
                 .as_ref()
                 .map(|p| p.cwd().clone())
                 .unwrap_or_else(|| PathBuf::from("/")),
+            mount_label,
         })
     }
 }
 
-/// Builds the container's filesystem and enters it. Runs in the init, in its mount namespace.
-pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+/// Builds the container's filesystem (not yet entered: see `pivot`); returns the rootfs's fd.
+/// Runs in the init, in its mount namespace.
+pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<OwnedFd, StepError> {
     if !plan.own_mount_ns {
         return prepare_shared(plan, t);
     }
@@ -173,6 +189,14 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     t.mark("rootfs");
 
     populate(plan, root.as_fd(), t)?;
+    Ok(root)
+}
+
+/// Makes the rootfs `prepare` built the process's `/`.
+pub fn pivot(plan: &Plan, root: OwnedFd, t: &mut Timings) -> Result<(), StepError> {
+    if !plan.own_mount_ns {
+        return enter_shared(root, t);
+    }
     enter(&root, plan.no_pivot)?;
     t.mark("pivot_root");
     Ok(())
@@ -202,7 +226,7 @@ fn populate(plan: &Plan, root: BorrowedFd<'_>, t: &mut Timings) -> Result<(), St
 /// In a mount namespace the container shares (see `shared`): the namespace's own mounts and
 /// propagation stay as they are. The rootfs bind is made private before it is attached, so
 /// nothing mounted into it propagates out, and it is entered with chroot.
-fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
+fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<OwnedFd, StepError> {
     let what = || format!("bind mount rootfs {}", plan.rootfs.display());
     let tree = mounts::bind_tree(&plan.rootfs, true).step(what)?;
     sys::mount_setattr(tree.as_fd(), true, 0, 0, libc::MS_PRIVATE).step(what)?;
@@ -212,6 +236,12 @@ fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     shared::attached(root.as_fd()).step(what)?;
     t.mark("rootfs");
     populate(plan, root.as_fd(), t)?;
+    Ok(root)
+}
+
+/// Enters the rootfs `prepare_shared` built, with chroot (pivot_root would move the shared
+/// namespace's root for everyone in it).
+fn enter_shared(root: OwnedFd, t: &mut Timings) -> Result<(), StepError> {
     rustix::process::fchdir(root.as_fd()).step(|| "entering the rootfs".into())?;
     rustix::process::chroot(".").step(|| "chroot into the rootfs".into())?;
     shared::entered();
@@ -224,7 +254,7 @@ fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
 pub fn finish(plan: &Plan, t: &mut Timings) -> Result<(), StepError> {
     let new_root = mounts::reopen_dir(Path::new("/")).step(|| "opening /".into())?;
     for p in &plan.masked {
-        paths::mask(new_root.as_fd(), p)?;
+        paths::mask(new_root.as_fd(), p, plan.mount_label.as_deref())?;
     }
     for p in &plan.readonly_paths {
         paths::readonly(new_root.as_fd(), p)?;
@@ -294,4 +324,52 @@ fn enter(root: &OwnedFd, no_pivot: bool) -> Result<(), StepError> {
         unmount(".", UnmountFlags::DETACH).step(|| "detaching the host's root".into())?;
     }
     rustix::process::chdir("/").step(|| "chdir /".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// linux.mountLabel becomes a context= option of the filesystems runc labels, and of nothing else.
+    #[test]
+    fn mount_label_goes_to_filesystem_mounts() {
+        let mut v = crate::spec::template::default_spec(false);
+        v["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2".into();
+        v["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"]}));
+        let text = v.to_string().into_bytes();
+        let c = Config {
+            spec: crate::spec::parse(&text).unwrap(),
+            file: "config.json".into(),
+            bundle: "/b".into(),
+            text,
+        };
+        let plan = Plan::from_config(&c, false).unwrap();
+        let context = Some((
+            "context".to_string(),
+            Some("system_u:object_r:container_file_t:s0:c1,c2".to_string()),
+        ));
+        for m in &plan.mounts {
+            let has = m.options.data.iter().find(|(k, _)| k == "context").cloned();
+            let want = match &m.kind {
+                mounts::Kind::Fs { fstype, .. }
+                    if !["proc", "sysfs", "mqueue"].contains(&fstype.as_str()) =>
+                {
+                    context.clone()
+                }
+                _ => None,
+            };
+            assert_eq!(has, want, "{}", m.destination.display());
+        }
+        assert!(plan
+            .mounts
+            .iter()
+            .any(|m| matches!(&m.kind, mounts::Kind::Fs { fstype, .. } if fstype == "tmpfs")));
+        assert_eq!(
+            plan.mount_label.as_deref(),
+            Some("system_u:object_r:container_file_t:s0:c1,c2")
+        );
+    }
 }

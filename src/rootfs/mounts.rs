@@ -253,6 +253,15 @@ pub fn bind_tree(source: &Path, recursive: bool) -> io::Result<OwnedFd> {
     Ok(open_tree(rustix::fs::CWD, source, flags)?)
 }
 
+/// A detached copy of the mount at `fd` (an O_PATH fd of a file or directory), without looking
+/// its path up again.
+pub fn bind_fd(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH;
+    Ok(open_tree(fd, "", flags)?)
+}
+
 /// A new, detached filesystem instance. The kernel's own message (from the fs context) is added
 /// to the error when it has one.
 pub fn new_fs(fstype: &str, source: &str, o: &Options) -> io::Result<OwnedFd> {

@@ -12,7 +12,7 @@ use crate::sys::attr;
 
 /// Hides `path`: a directory under an empty read-only tmpfs, a file under the container's
 /// /dev/null (checked to be the real 1:3 character device first).
-pub fn mask(root: BorrowedFd<'_>, path: &Path) -> Result<(), StepError> {
+pub fn mask(root: BorrowedFd<'_>, path: &Path, label: Option<&str>) -> Result<(), StepError> {
     let what = || format!("masking {}", path.display());
     let target = match resolve::open(root, path) {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
@@ -22,6 +22,10 @@ pub fn mask(root: BorrowedFd<'_>, path: &Path) -> Result<(), StepError> {
     // Flags as runc sets them, so the container sees the same mount table.
     let ro = mounts::Options {
         set: attr::RDONLY,
+        data: label
+            .and_then(|l| crate::lsm::mount_label_option("tmpfs", l))
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     let mnt = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
@@ -38,7 +42,8 @@ pub fn mask(root: BorrowedFd<'_>, path: &Path) -> Result<(), StepError> {
                 path.display()
             )));
         }
-        mounts::bind_tree(Path::new("/dev/null"), false).step(what)?
+        // The device just checked, by its fd: the path could be swapped meanwhile.
+        mounts::bind_fd(null.as_fd()).step(what)?
     };
     let bind_ro = mounts::Options::default();
     mounts::attach(mnt.as_fd(), target.as_fd(), &bind_ro).step(what)

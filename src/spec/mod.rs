@@ -263,36 +263,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     if process.is_some_and(|p| p.terminal() == Some(true)) {
         return not_yet("process.terminal");
     }
-    // A profile that cannot be applied must fail: running unconfined would be silent.
-    let lsm = |field: &str, name: &str, enabled: bool| {
-        let why = if enabled {
-            format!("{name} is enabled on this host, but berth cannot apply it yet")
-        } else {
-            format!("{name} is not enabled on this host")
-        };
-        Err(c.invalid(field, why))
-    };
-    if process.is_some_and(|p| p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty())) {
-        return lsm("process.apparmorProfile", "AppArmor", apparmor_enabled());
-    }
-    if process.is_some_and(|p| p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())) {
-        return lsm("process.selinuxLabel", "SELinux", selinux_enabled());
-    }
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart(),
-            hooks.create_runtime(),
-            hooks.create_container(),
-            hooks.start_container(),
-            hooks.poststart(),
-            hooks.poststop(),
-        ]
-        .iter()
-        .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
-        if any {
-            return not_yet("hooks");
-        }
-    }
     if let Some(linux) = linux {
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");
@@ -304,9 +274,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         {
             return not_yet("linux.uidMappings");
-        }
-        if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return lsm("linux.mountLabel", "SELinux", selinux_enabled());
         }
         if let Some(r) = linux.resources() {
             let set = [
@@ -335,15 +302,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
         }
     }
     Ok(())
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y")
-}
-
-fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 #[cfg(test)]

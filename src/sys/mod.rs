@@ -1,9 +1,11 @@
 //! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
-//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; and the sealed re-exec (exe.rs).
+//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; the sealed re-exec (exe.rs) and
+//! the start of a hook program with a pidfd (spawn.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
 
 pub mod exe;
+pub mod spawn;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
