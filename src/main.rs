@@ -17,7 +17,18 @@ fn main() {
     // --preserve-fds N hands 3..3+N to the container: they must be the caller's, checked before
     // berth opens anything that could take one of those numbers.
     if let Some(n) = cli::preserve_fds(&parsed) {
-        if let Err(e) = berth::sys::check_open_fds(3, n) {
+        // Socket-activation fds come first (create and run pass them on, as runc).
+        let listen = match parsed.command {
+            Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. }) => {
+                berth::process::listen_fds::from_env()
+            }
+            _ => 0,
+        };
+        if let Err(e) = berth::sys::check_open_fds(3, listen) {
+            eprintln!("berth: LISTEN_FDS={listen}: {e}");
+            std::process::exit(1);
+        }
+        if let Err(e) = berth::sys::check_open_fds(3 + listen as i32, n) {
             eprintln!("berth: --preserve-fds {n}: {e}");
             std::process::exit(1);
         }

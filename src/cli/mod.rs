@@ -198,14 +198,14 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     };
     match command {
         Command::Create(a) => {
-            container::create(&create_options(root, &a)?)?;
+            container::create(&create_options(root, &a, true))?;
         }
         Command::Run {
             create,
             detach,
             keep,
         } => {
-            return container::run(&create_options(root, &create)?, detach, keep);
+            return container::run(&create_options(root, &create, detach), keep);
         }
         Command::Start { id } => container::start(root, &id)?,
         Command::State { id } => {
@@ -230,13 +230,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
 fn create_options<'a>(
     root: &'a std::path::Path,
     a: &'a CreateArgs,
-) -> Result<CreateOptions<'a>, Error> {
-    if a.console_socket.is_some() {
-        return Err(Error::Usage(
-            "--console-socket: terminals are not supported by berth yet (process.terminal must be false)".into(),
-        ));
-    }
-    Ok(CreateOptions {
+    detached: bool,
+) -> CreateOptions<'a> {
+    CreateOptions {
         root,
         id: &a.id,
         bundle: &a.bundle,
@@ -244,7 +240,10 @@ fn create_options<'a>(
         no_pivot: a.no_pivot,
         new_keyring: !a.no_new_keyring,
         preserve_fds: a.preserve_fds,
-    })
+        listen_fds: crate::process::listen_fds::from_env(),
+        console_socket: a.console_socket.as_deref(),
+        detached,
+    }
 }
 
 pub fn log_format(f: LogFormat) -> logging::Format {

@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod foreground;
 mod kill;
 mod run;
 mod start;

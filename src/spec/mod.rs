@@ -98,7 +98,23 @@ pub fn load_saved(file: &Path, bundle: &Path) -> Result<Config, SpecError> {
 /// Parses config.json text; the error names the JSON path of the offending field.
 pub fn parse(text: &[u8]) -> Result<Spec, String> {
     let mut value: Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
-    drop_unknown_capabilities(&mut value);
+    drop_unknown_capabilities(&mut value, "/process/capabilities", "process.capabilities");
+    deserialize(value)
+}
+
+/// A runtime-spec Process object on its own (`exec --process FILE`, or exec's process made from
+/// the saved config and the command line). As in runc, an absent `user` means uid 0, gid 0.
+pub fn parse_process(mut value: Value) -> Result<oci_spec::runtime::Process, String> {
+    if let Value::Object(m) = &mut value {
+        m.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    drop_unknown_capabilities(&mut value, "/capabilities", "capabilities");
+    deserialize(value)
+}
+
+/// Typed parsing; the error names the JSON path of the offending field.
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
@@ -111,8 +127,8 @@ pub fn parse(text: &[u8]) -> Result<Spec, String> {
 
 /// The runtime-spec says unknown capability names are warned about and ignored; oci-spec's enum
 /// would reject the whole file, so they are taken out first.
-fn drop_unknown_capabilities(config: &mut Value) {
-    let Some(Value::Object(sets)) = config.pointer_mut("/process/capabilities") else {
+fn drop_unknown_capabilities(config: &mut Value, pointer: &str, field: &str) {
+    let Some(Value::Object(sets)) = config.pointer_mut(pointer) else {
         return;
     };
     for (set, names) in sets.iter_mut() {
@@ -120,7 +136,7 @@ fn drop_unknown_capabilities(config: &mut Value) {
             names.retain(|n| match n.as_str() {
                 Some(name) if capabilities::number(name).is_none() => {
                     logging::warn(&format!(
-                        "process.capabilities.{set}: unknown capability {name:?} ignored"
+                        "{field}.{set}: unknown capability {name:?} ignored"
                     ));
                     false
                 }
@@ -225,23 +241,10 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
     let not_yet = |field: &str| Err(c.invalid(field, "is not supported by berth yet"));
-    if process.is_some_and(|p| p.terminal() == Some(true)) {
-        return not_yet("process.terminal");
-    }
-    // A profile that cannot be applied must fail: running unconfined would be silent.
-    let lsm = |field: &str, name: &str, enabled: bool| {
-        let why = if enabled {
-            format!("{name} is enabled on this host, but berth cannot apply it yet")
-        } else {
-            format!("{name} is not enabled on this host")
-        };
-        Err(c.invalid(field, why))
-    };
-    if process.is_some_and(|p| p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty())) {
-        return lsm("process.apparmorProfile", "AppArmor", apparmor_enabled());
-    }
-    if process.is_some_and(|p| p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())) {
-        return lsm("process.selinuxLabel", "SELinux", selinux_enabled());
+    if let Some(p) = process {
+        if let Some((field, why)) = refuse_lsm_labels(p) {
+            return Err(c.invalid(format!("process.{field}"), why));
+        }
     }
     if let Some(hooks) = spec.hooks() {
         let any = [
@@ -271,7 +274,7 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
             return not_yet("linux.uidMappings");
         }
         if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
-            return lsm("linux.mountLabel", "SELinux", selinux_enabled());
+            return Err(c.invalid("linux.mountLabel", lsm_unavailable("SELinux")));
         }
         if let Some(r) = linux.resources() {
             let set = [
@@ -300,6 +303,31 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// A profile that cannot be applied must fail: running unconfined would be silent. Returns the
+/// process field (`apparmorProfile`, `selinuxLabel`) and why, for config.json and for `exec`.
+pub fn refuse_lsm_labels(p: &oci_spec::runtime::Process) -> Option<(&'static str, String)> {
+    let set = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
+    if set(p.apparmor_profile()) {
+        return Some(("apparmorProfile", lsm_unavailable("AppArmor")));
+    }
+    if set(p.selinux_label()) {
+        return Some(("selinuxLabel", lsm_unavailable("SELinux")));
+    }
+    None
+}
+
+fn lsm_unavailable(name: &str) -> String {
+    let enabled = match name {
+        "AppArmor" => apparmor_enabled(),
+        _ => selinux_enabled(),
+    };
+    if enabled {
+        format!("{name} is enabled on this host, but berth cannot apply it yet")
+    } else {
+        format!("{name} is not enabled on this host")
+    }
 }
 
 fn apparmor_enabled() -> bool {
