@@ -33,11 +33,20 @@ fn main() {
             std::process::exit(1);
         }
     }
-    // Commands that clone a container's init run from a sealed copy of berth (see sys::exe).
+    // Commands that clone a process into a container run from a sealed copy of berth (see
+    // sys::exe): the init, and exec's process until its execve.
     let clones_init = matches!(
         parsed.command,
-        Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. })
+        Some(cli::Command::Create(_))
+            | Some(cli::Command::Run { .. })
+            | Some(cli::Command::Exec(_))
     );
+    // runc's code for a failed exec, which engines tell from the process's own exit codes.
+    let failure_code = if matches!(parsed.command, Some(cli::Command::Exec(_))) {
+        255
+    } else {
+        1
+    };
     if clones_init && !berth::sys::exe::running_sealed() {
         // A marker stops a loop where the sealed copy cannot see its own seals (an LSM policy).
         if std::env::var_os(berth::sys::exe::MARKER).is_some() {
@@ -69,7 +78,7 @@ fn main() {
             let msg = user_message(&e.to_string());
             logging::error(&msg);
             eprintln!("berth: {msg}");
-            std::process::exit(1);
+            std::process::exit(failure_code);
         }
     }
 }
