@@ -44,7 +44,6 @@ fn missing_program_fails_create_not_start() {
 fn unsupported_fields_are_refused_by_name() {
     need_berth!();
     for (pointer, value, field) in [
-        ("/process/terminal", json!(true), "process.terminal"),
         (
             "/process/apparmorProfile",
             json!("docker-default"),
