@@ -129,8 +129,17 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         rustix::thread::move_into_thread_name_spaces(plan.init.as_fd(), Ns::PROCESS_ID)
             .map_err(|e| sys_err(format!("joining the pid namespace of {}", o.id))(e.into()))?;
     }
-    let forked = sys::clone3_into_cgroup(0, true, into_cgroup.as_ref().map(|f| f.as_fd()))
-        .map_err(sys_err(format!("cloning the process to run in {}", o.id)))?;
+    let forked = match sys::clone3_into_cgroup(0, true, into_cgroup.as_ref().map(|f| f.as_fd())) {
+        // A pid namespace whose init died takes no new process (ENOMEM).
+        Err(_) if !c.state.init_alive() => {
+            return Err(Error::WrongStatus {
+                id: o.id.into(),
+                status: Status::Stopped,
+                action: "cannot exec in it",
+            })
+        }
+        r => r.map_err(sys_err(format!("cloning the process to run in {}", o.id)))?,
+    };
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_end);
