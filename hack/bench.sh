@@ -4,7 +4,7 @@
 #
 #   sudo bash hack/bench.sh [RUNTIME...]     # RUNTIME: berth runc crun youki (default: all)
 #
-# Environment: RUNS (runs per command in scenarios 1-3, at least 30; default 30),
+# Environment: RUNS (runs per command in scenarios 1-3 and 5, at least 30; default 30),
 # SECCOMP_PROFILE (a Docker-format seccomp profile instead of the one in integration/data).
 #
 # What it does:
@@ -13,7 +13,8 @@
 #   - makes one bundle from `runc spec` (terminal off, args ["/bin/true"]); every runtime and
 #     scenario gets its own config.json next to it (a runtime reads only BUNDLE/config.json) that
 #     differs only in the absolute cgroupsPath /berth-bench-<runtime>/<id> and, for scenario 2,
-#     linux.resources/linux.seccomp; root.path points at the one shared, read-only rootfs;
+#     linux.resources/linux.seccomp (for scenario 5, args /bin/sleep: the container exec'd into);
+#     root.path points at the one shared, read-only rootfs;
 #   - runs everything in a private mount namespace whose /sys/fs/cgroup is a fresh tmpfs that
 #     holds bind mounts of the host's cgroup v1 hierarchies only (the namespace's own copy of the
 #     old tree is detached there): crun refuses the hybrid layout, and this way every runtime sees
@@ -114,6 +115,7 @@ command_for() {
 	limits) echo "$bin --root $root run --bundle $WORK/cfg/limits-$rt bench-limits" ;;
 	lifecycle) echo "/bin/sh $WORK/lifecycle.sh $bin $root $WORK/cfg/lifecycle-$rt bench-lifecycle" ;;
 	many) echo "/bin/sh $WORK/many.sh $bin $root $WORK/cfg/many-$rt- $MANY $PARALLEL" ;;
+	exec) echo "$bin --root $root exec bench-exec /bin/true" ;;
 	esac
 }
 
@@ -182,6 +184,7 @@ make_configs() {
 		a+=(limits "$WORK/cfg/limits-$rt" "/berth-bench-$rt/bench-limits")
 		a+=(plain "$WORK/cfg/lifecycle-$rt" "/berth-bench-$rt/bench-lifecycle")
 		a+=(plain "$WORK/cfg/rss-$rt" "/berth-bench-$rt/bench-rss")
+		a+=(idle "$WORK/cfg/exec-$rt" "/berth-bench-$rt/bench-exec")
 		for n in $(seq 1 "$MANY"); do
 			a+=(plain "$WORK/cfg/many-$rt-$n" "/berth-bench-$rt/bench-many-$n")
 		done
@@ -202,8 +205,18 @@ inner_main() {
 	scenario lifecycle "$RUNS" "$WARMUP"
 	scenario many "$MANY_RUNS" 1
 
-	# Peak RSS of one `run`, as GNU time sees it (the largest of the runtime's processes).
+	# Scenario 5: `exec` of /bin/true in a running container (an idle one per runtime).
 	local rt bin
+	for rt in $RTS; do
+		"$(rt_bin "$rt")" --root "$WORK/state/$rt" run --detach --bundle "$WORK/cfg/exec-$rt" bench-exec \
+			</dev/null >/dev/null 2>"$WORK/res/exec-start-$rt.err" || true
+	done
+	scenario exec "$RUNS" "$WARMUP"
+	for rt in $RTS; do
+		"$(rt_bin "$rt")" --root "$WORK/state/$rt" delete --force bench-exec >/dev/null 2>&1 || true
+	done
+
+	# Peak RSS of one `run`, as GNU time sees it (the largest of the runtime's processes).
 	: >"$WORK/res/rss"
 	for rt in $RTS; do
 		bin=$(rt_bin "$rt")
@@ -385,7 +398,7 @@ for i in range(0, len(args), 3):
     kind, out, cgpath = args[i:i + 3]
     c = json.loads(base)
     c["process"]["terminal"] = False
-    c["process"]["args"] = ["/bin/true"]
+    c["process"]["args"] = ["/bin/sleep", "1000000"] if kind == "idle" else ["/bin/true"]
     c["root"]["path"] = os.path.join(work, "bundle", "rootfs")
     c["linux"]["cgroupsPath"] = cgpath
     c["linux"].pop("resources", None)
@@ -507,7 +520,6 @@ print(f"- kernel: `{platform.release()}` ({os.cpu_count()} CPUs); cgroups: v1 hi
       f"`{read('hierarchies')}` bound into a private tmpfs /sys/fs/cgroup (no cgroup2 mount)")
 for l in read("skipped").splitlines():
     print(f"- {l}")
-print("- exec: skipped (berth does not implement `exec` yet)")
 src = read("seccomp_src")
 if not src:
     print("- seccomp: no Docker default seccomp profile found in an installed Debian package "
@@ -520,8 +532,9 @@ titles = {
               + (", Docker's default seccomp" if src else ", NO seccomp") + f"); {runs} runs x 2 rounds, warmup {warmup}",
     "lifecycle": f"3. create; start; poll state until stopped; delete; {runs} runs x 2 rounds, warmup {warmup}",
     "many": f"4. {many} x `run` /bin/true, {par} at a time (xargs -P{par}); {many_runs} runs x 2 rounds, warmup 1",
+    "exec": f"5. `exec` /bin/true in a running container (plain config, /bin/sleep); {runs} runs x 2 rounds, warmup {warmup}",
 }
-for scen in ("plain", "limits", "lifecycle", "many"):
+for scen in ("plain", "limits", "lifecycle", "many", "exec"):
     print(f"## {titles[scen]}\n")
     status = {}
     for l in read(f"{scen}.status").splitlines():
@@ -581,7 +594,7 @@ print(f"- namespaces: {', '.join(n['type'] for n in lx.get('namespaces', []))}")
 print(f"- maskedPaths: {len(lx.get('maskedPaths', []))}, readonlyPaths: {len(lx.get('readonlyPaths', []))}")
 print("- cgroupsPath: /berth-bench-<runtime>/<id> (absolute, one per runtime and container); "
       "the parent /berth-bench-<runtime> is made beforehand in every hierarchy (cpuset copied from the root)")
-print("- scenarios 1, 3, 4: no linux.resources, no linux.seccomp")
+print("- scenarios 1, 3, 4, 5: no linux.resources, no linux.seccomp")
 print(f"- scenario 2 linux.resources: `{json.dumps(lx['resources'], separators=(',', ':'))}`")
 if "seccomp" in lx:
     s = lx["seccomp"]

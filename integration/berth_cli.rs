@@ -43,11 +43,24 @@ fn missing_program_fails_create_not_start() {
 #[test]
 fn unsupported_fields_are_refused_by_name() {
     need_berth!();
-    let mut c = Container::new(Bundle::new().set("/process/terminal", json!(true)));
-    let out = c.create(&[]);
-    out.assert_failed();
-    assert!(out.stderr.contains("process.terminal"), "{}", out.stderr);
-    c.assert_no_leftovers();
+    for (pointer, value, field) in [
+        (
+            "/linux/intelRdt",
+            json!({"closID": "x", "l3CacheSchema": "L3:0=f"}),
+            "linux.intelRdt",
+        ),
+        (
+            "/linux/timeOffsets",
+            json!({"monotonic": {"secs": 1, "nanosecs": 0}}),
+            "linux.timeOffsets",
+        ),
+    ] {
+        let mut c = Container::new(Bundle::new().set(pointer, value));
+        let out = c.create(&[]);
+        out.assert_failed();
+        assert!(out.stderr.contains(field), "{field}: {}", out.stderr);
+        c.assert_no_leftovers();
+    }
 }
 
 #[test]

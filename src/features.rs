@@ -111,8 +111,11 @@ pub fn document() -> Value {
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },
+        // The features document has no field for these; runc reports its extras the same way.
         "annotations": {
-            "io.github.berth.version": env!("CARGO_PKG_VERSION")
+            "io.github.berth.version": env!("CARGO_PKG_VERSION"),
+            "io.github.berth.terminal.enabled": "true",
+            "io.github.berth.execCPUAffinity.enabled": "true"
         }
     })
 }

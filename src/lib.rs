@@ -23,3 +23,4 @@ pub mod spec;
 pub mod state;
 pub mod sys;
 pub mod sysctl;
+pub mod terminal;

@@ -19,6 +19,8 @@ use rustix::fs::OFlags;
 
 use crate::init::{Context, StepError};
 use crate::procfs::ProcFs;
+use oci_spec::runtime::Process;
+
 use crate::spec::{Config, SpecError};
 
 pub fn apparmor_enabled() -> bool {
@@ -28,6 +30,14 @@ pub fn apparmor_enabled() -> bool {
 
 pub fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+fn set(v: &Option<String>) -> Option<String> {
+    v.clone().filter(|s| !s.is_empty())
+}
+
+fn absent(lsm: &str) -> String {
+    format!("{lsm} is not enabled on this host")
 }
 
 /// One attribute of the init to set before the exec.
@@ -46,23 +56,31 @@ pub struct Plan {
 
 impl Plan {
     pub fn from_config(c: &Config) -> Result<Plan, SpecError> {
-        let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        let process = c.spec.process().as_ref();
-        let profile = process.and_then(|p| set(p.apparmor_profile()));
-        let label = process.and_then(|p| set(p.selinux_label()));
         let mount_label = c.spec.linux().as_ref().and_then(|l| set(l.mount_label()));
-        let absent =
-            |field: &str, lsm: &str| c.invalid(field, format!("{lsm} is not enabled on this host"));
+        let plan = match c.spec.process() {
+            Some(p) => Plan::for_process(p)
+                .map_err(|(field, msg)| c.invalid(format!("process.{field}"), msg))?,
+            None => Plan::default(),
+        };
+        if mount_label.is_some() && !selinux_enabled() {
+            return Err(c.invalid("linux.mountLabel", absent("SELinux")));
+        }
+        Ok(plan)
+    }
+
+    /// The labels of one process (the init's, or an exec'd one's); an error names the process
+    /// field (`apparmorProfile`, `selinuxLabel`) and says why.
+    pub fn for_process(p: &Process) -> Result<Plan, (&'static str, String)> {
         let mut plan = Plan::default();
-        if let Some(profile) = profile {
+        if let Some(profile) = set(p.apparmor_profile()) {
             if !apparmor_enabled() {
-                return Err(absent("process.apparmorProfile", "AppArmor"));
+                return Err(("apparmorProfile", absent("AppArmor")));
             }
             let list = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles");
             if let Ok(list) = list {
                 if !profile_loaded(&list, &profile) {
-                    return Err(c.invalid(
-                        "process.apparmorProfile",
+                    return Err((
+                        "apparmorProfile",
                         format!("no AppArmor profile {profile:?} is loaded"),
                     ));
                 }
@@ -74,9 +92,9 @@ impl Plan {
                 fd: None,
             });
         }
-        if let Some(label) = label {
+        if let Some(label) = set(p.selinux_label()) {
             if !selinux_enabled() {
-                return Err(absent("process.selinuxLabel", "SELinux"));
+                return Err(("selinuxLabel", absent("SELinux")));
             }
             plan.attrs.push(Attr {
                 field: "process.selinuxLabel",
@@ -84,9 +102,6 @@ impl Plan {
                 value: label.into_bytes(),
                 fd: None,
             });
-        }
-        if mount_label.is_some() && !selinux_enabled() {
-            return Err(absent("linux.mountLabel", "SELinux"));
         }
         Ok(plan)
     }

@@ -17,16 +17,36 @@ fn main() {
     // --preserve-fds N hands 3..3+N to the container: they must be the caller's, checked before
     // berth opens anything that could take one of those numbers.
     if let Some(n) = cli::preserve_fds(&parsed) {
-        if let Err(e) = berth::sys::check_open_fds(3, n) {
+        // Socket-activation fds come first (create and run pass them on, as runc).
+        let listen = match parsed.command {
+            Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. }) => {
+                berth::process::listen_fds::from_env()
+            }
+            _ => 0,
+        };
+        if let Err(e) = berth::sys::check_open_fds(3, listen) {
+            eprintln!("berth: LISTEN_FDS={listen}: {e}");
+            std::process::exit(1);
+        }
+        if let Err(e) = berth::sys::check_open_fds(3 + listen as i32, n) {
             eprintln!("berth: --preserve-fds {n}: {e}");
             std::process::exit(1);
         }
     }
-    // Commands that clone a container's init run from a sealed copy of berth (see sys::exe).
+    // Commands that clone a process into a container run from a sealed copy of berth (see
+    // sys::exe): the init, and exec's process until its execve.
     let clones_init = matches!(
         parsed.command,
-        Some(cli::Command::Create(_)) | Some(cli::Command::Run { .. })
+        Some(cli::Command::Create(_))
+            | Some(cli::Command::Run { .. })
+            | Some(cli::Command::Exec(_))
     );
+    // runc's code for a failed exec, which engines tell from the process's own exit codes.
+    let failure_code = if matches!(parsed.command, Some(cli::Command::Exec(_))) {
+        255
+    } else {
+        1
+    };
     if clones_init && !berth::sys::exe::running_sealed() {
         // A marker stops a loop where the sealed copy cannot see its own seals (an LSM policy).
         if std::env::var_os(berth::sys::exe::MARKER).is_some() {
@@ -58,7 +78,7 @@ fn main() {
             let msg = user_message(&e.to_string());
             logging::error(&msg);
             eprintln!("berth: {msg}");
-            std::process::exit(1);
+            std::process::exit(failure_code);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! dockerd call a runtime exactly as they call runc. Each subcommand parses here and calls one
 //! function of container/ (or a small file of its own here).
 
+mod exec;
 mod list;
 mod spec;
 
@@ -80,6 +81,8 @@ pub enum Command {
     Start { id: String },
     /// Print a container's state as JSON.
     State { id: String },
+    /// Run a process in a created or running container.
+    Exec(exec::ExecArgs),
     /// Send a signal (default TERM) to the container's init, or with --all to every process.
     Kill {
         id: String,
@@ -153,25 +156,49 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         "version",
         "help",
         "keep",
+        "cwd",
+        "env",
+        "tty",
+        "user",
+        "additional-gids",
+        "process",
+        "process-label",
+        "apparmor",
+        "no-new-privs",
+        "cap",
+        "ignore-paused",
     ];
-    args.into_iter()
+    let args: Vec<String> = args.into_iter().collect();
+    // `exec ID CMD...`: CMD's arguments are the process's, never berth's flags.
+    let command = exec::command_start(&args).filter(|&i| i < args.len());
+    let mut out: Vec<String> = args
+        .into_iter()
         .enumerate()
         .map(|(i, a)| {
             let name = a.strip_prefix('-').filter(|n| !n.starts_with('-'));
             match name {
-                Some(n) if i > 0 && LONG.contains(&n.split('=').next().unwrap_or("")) => {
+                Some(n)
+                    if i > 0
+                        && command.is_none_or(|c| i < c)
+                        && LONG.contains(&n.split('=').next().unwrap_or("")) =>
+                {
                     format!("-{a}")
                 }
                 _ => a,
             }
         })
-        .collect()
+        .collect();
+    if let Some(c) = command {
+        out.insert(c, "--".into());
+    }
+    out
 }
 
 /// The `--preserve-fds` count of a create or run.
 pub fn preserve_fds(cli: &Cli) -> Option<u32> {
     match &cli.command {
         Some(Command::Create(a)) | Some(Command::Run { create: a, .. }) => Some(a.preserve_fds),
+        Some(Command::Exec(a)) => Some(a.preserve_fds),
         _ => None,
     }
 }
@@ -198,15 +225,16 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     };
     match command {
         Command::Create(a) => {
-            container::create(&create_options(root, &a)?)?;
+            container::create(&create_options(root, &a, true))?;
         }
         Command::Run {
             create,
             detach,
             keep,
         } => {
-            return container::run(&create_options(root, &create)?, detach, keep);
+            return container::run(&create_options(root, &create, detach), keep);
         }
+        Command::Exec(a) => return exec::run(root, &a),
         Command::Start { id } => container::start(root, &id)?,
         Command::State { id } => {
             let c = container::Container::load(root, &id)?;
@@ -230,13 +258,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
 fn create_options<'a>(
     root: &'a std::path::Path,
     a: &'a CreateArgs,
-) -> Result<CreateOptions<'a>, Error> {
-    if a.console_socket.is_some() {
-        return Err(Error::Usage(
-            "--console-socket: terminals are not supported by berth yet (process.terminal must be false)".into(),
-        ));
-    }
-    Ok(CreateOptions {
+    detached: bool,
+) -> CreateOptions<'a> {
+    CreateOptions {
         root,
         id: &a.id,
         bundle: &a.bundle,
@@ -244,7 +268,10 @@ fn create_options<'a>(
         no_pivot: a.no_pivot,
         new_keyring: !a.no_new_keyring,
         preserve_fds: a.preserve_fds,
-    })
+        listen_fds: crate::process::listen_fds::from_env(),
+        console_socket: a.console_socket.as_deref(),
+        detached,
+    }
 }
 
 pub fn log_format(f: LogFormat) -> logging::Format {

@@ -19,7 +19,7 @@ use crate::rootfs::shared::SharedRoot;
 use crate::state::{self, State, StateDir, Status};
 use crate::sys::{self as raw, Forked};
 use crate::{
-    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl,
+    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl, terminal,
 };
 
 pub struct CreateOptions<'a> {
@@ -31,6 +31,12 @@ pub struct CreateOptions<'a> {
     /// Give the container a new session keyring (runc does unless --no-new-keyring).
     pub new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation fds passed on before the preserved ones (process::listen_fds).
+    pub listen_fds: u32,
+    /// Where the terminal's master goes (`--console-socket`), when process.terminal is set.
+    pub console_socket: Option<&'a Path>,
+    /// `create` and `run --detach`; a foreground `run` proxies the terminal itself.
+    pub detached: bool,
 }
 
 /// A created container, for `run`, whose parent is the init's real parent.
@@ -38,6 +44,8 @@ pub struct Created {
     pub dir: StateDir,
     pub state: State,
     pub pidfd: Option<OwnedFd>,
+    /// The master of the process's terminal, when berth proxies it (foreground `run`).
+    pub console: Option<OwnedFd>,
 }
 
 /// Undoes a partial create unless disarmed.
@@ -105,7 +113,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         hostname: config.spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: config.spec.domainname().clone().filter(|d| !d.is_empty()),
         rootfs: rootfs::Plan::from_config(&config, o.no_pivot)?,
-        process: process::Plan::from_config(&config, o.preserve_fds)?,
+        process: process::Plan::from_config(&config, o.preserve_fds)?.with_listen_fds(o.listen_fds),
         new_keyring: o.new_keyring,
         sysctl: sysctl::plan(&config)?,
         personality: linux
@@ -120,6 +128,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .transpose()?,
         hooks: hooks::InContainer::default(),
         lsm: lsm::Plan::from_config(&config)?,
+        terminal: None,
     };
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
@@ -146,6 +155,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     }
     let device_rules = cgroups::devices::rules(&config)?;
     let mut hooks = Hooks::from_config(&config)?;
+    let console_rx = terminal_for(&config, o, &mut plan)?;
     phase(&mut t, "loading config.json");
 
     let mut cleanup = Cleanup {
@@ -233,6 +243,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     };
     drop(init_end);
     drop(listener);
+    // The init has its own copy of the console socket: ours would keep the receiver from
+    // seeing the init go away.
+    plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
     phase(&mut t, "cloning the init");
 
@@ -285,6 +298,10 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             }
         }
     }
+    let console = console_rx
+        .map(|rx| terminal::recv_master(rx.as_fd()))
+        .transpose()
+        .map_err(sys_err("receiving the container's terminal"))?;
     phase(&mut t, "setting up the container");
     if !plan.rootfs.own_mount_ns {
         let root = shared_root(&plan, pid)?;
@@ -315,6 +332,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         dir,
         state: st,
         pidfd,
+        console,
     })
 }
 
@@ -327,6 +345,26 @@ fn shared_root(plan: &init::Plan, pid: i32) -> Result<SharedRoot, Error> {
         .next();
     SharedRoot::probe(pid, &plan.rootfs.rootfs, ns_path)
         .map_err(sys_err("finding the rootfs mount of the container's init"))
+}
+
+/// `process.terminal`: connects the console socket (or makes berth's own pair) before anything
+/// exists, so that a missing socket leaves nothing behind. Returns berth's end of the pair.
+fn terminal_for(
+    config: &spec::Config,
+    o: &CreateOptions,
+    plan: &mut init::Plan,
+) -> Result<Option<OwnedFd>, Error> {
+    let p = config.spec.process().as_ref();
+    let size = terminal::size_from_spec(p.and_then(|p| p.console_size()))
+        .map_err(|e| config.invalid("process.consoleSize", e))?;
+    let terminal = p.and_then(|p| p.terminal()).unwrap_or(false);
+    let Some((term, rx)) =
+        terminal::prepare(terminal, o.console_socket, o.detached, size).map_err(Error::Usage)?
+    else {
+        return Ok(None);
+    };
+    plan.terminal = Some(term);
+    Ok(rx)
 }
 
 /// Copies the init's seccomp listener and sends it to the agent at `listenerPath`.
@@ -353,6 +391,9 @@ fn hand_to_seccomp_agent(
     let c = seccomp::notify::Container {
         id: &st.id,
         pid,
+        // The agent is told during create, before the container runs.
+        status: "creating",
+        process_pid: pid,
         bundle,
         annotations: &st.annotations,
     };
@@ -407,7 +448,7 @@ pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
 
 /// Writes the pid file atomically through a temp file created exclusively (O_EXCL: never
 /// through a symlink someone planted at a predictable name).
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     use std::io::Write;
     let what = || format!("writing the pid file {}", path.display());
     let name = path

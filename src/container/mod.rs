@@ -1,14 +1,17 @@
 //! The container lifecycle as seen from outside: create (the parent side of the clone), start,
-//! kill, delete, and the status checks between them.
+//! exec, kill, delete, and the status checks between them.
 
 mod create;
 mod delete;
+mod exec;
+mod foreground;
 mod kill;
 mod run;
 mod start;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions, Overrides};
 pub use kill::{kill, parse_signal};
 pub use run::run;
 pub use start::start;

@@ -17,7 +17,7 @@ use crate::channel::{Channel, FromInit, ToInit};
 use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
 use crate::procfs::ProcFs;
-use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl};
+use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl, terminal};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,8 @@ pub struct Plan {
     pub hooks: hooks::InContainer,
     /// AppArmor profile and SELinux label, set at the exec.
     pub lsm: lsm::Plan,
+    /// `process.terminal`: the pty made after pivot_root, its master sent to the console socket.
+    pub terminal: Option<terminal::Plan>,
 }
 
 impl Plan {
@@ -105,11 +107,14 @@ impl Plan {
     /// so the profile only has to allow capset and execve (runc loads such filters before
     /// dropping any capability, so its profiles must allow every call the runtime makes after).
     pub fn holds_sys_admin_for_seccomp(&self) -> bool {
-        const CAP_SYS_ADMIN: u64 = 1 << 21;
-        self.seccomp.is_some()
-            && !self.process.no_new_privileges
-            && self.process.caps.effective & CAP_SYS_ADMIN == 0
+        holds_sys_admin(&self.process, self.seccomp.as_ref())
     }
+}
+
+/// See `Plan::holds_sys_admin_for_seccomp`; for any process (`exec`'s too).
+pub fn holds_sys_admin(p: &process::Plan, seccomp: Option<&seccomp::Program>) -> bool {
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    seccomp.is_some() && !p.no_new_privileges && p.caps.effective & CAP_SYS_ADMIN == 0
 }
 
 /// The init's whole life. `chan` talks to the parent; `listener` is the start socket.
@@ -177,6 +182,11 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         return Ok(None);
     }
     rootfs::pivot(&plan.rootfs, root, &mut t)?;
+    if let Some(term) = &plan.terminal {
+        // In the container's devpts, before the rootfs is finished (as runc): /dev/console.
+        terminal::setup(term, plan.process.uid, true)?;
+        t.mark("terminal");
+    }
     if !plan.sysctl.is_empty() || !plan.lsm.is_empty() {
         // Through a procfs no mount of the config can cover (see procfs).
         let proc = ProcFs::private().step(|| "mounting a private procfs".into())?;
@@ -208,6 +218,7 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
+    p.add_listen_env();
     let hold_admin = plan.holds_sys_admin_for_seccomp();
     let p = &plan.process;
     apply_credentials(p, hold_admin)?;
@@ -226,7 +237,8 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     // create, as under runc; any other filter is loaded just before execve.
     let _notify_fd = match &plan.seccomp {
         Some(s) if s.listener.is_some() => {
-            let fd = load_seccomp(plan, s).map_err(StepError::msg)?;
+            let fd = load_seccomp(&plan.process, s, plan.holds_sys_admin_for_seccomp())
+                .map_err(StepError::msg)?;
             if let Some(fd) = &fd {
                 use std::os::fd::AsRawFd;
                 chan.send_from_init(&FromInit::SeccompListener(fd.as_raw_fd()))
@@ -248,11 +260,16 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
 }
 
-/// Loads the filter; then, if the init held CAP_SYS_ADMIN only to load it, drops it.
-fn load_seccomp(plan: &Plan, s: &seccomp::Program) -> Result<Option<OwnedFd>, String> {
+/// Loads the filter; then, if the process held CAP_SYS_ADMIN only to load it (`hold_admin`),
+/// drops it.
+pub fn load_seccomp(
+    p: &process::Plan,
+    s: &seccomp::Program,
+    hold_admin: bool,
+) -> Result<Option<OwnedFd>, String> {
     let fd = seccomp::load(s).map_err(|e| format!("loading the seccomp filter: {e}"))?;
-    if plan.holds_sys_admin_for_seccomp() {
-        capabilities::set(&plan.process.caps)
+    if hold_admin {
+        capabilities::set(&p.caps)
             .map_err(|e| format!("dropping CAP_SYS_ADMIN after loading the seccomp filter: {e}"))?;
     }
     Ok(fd)
@@ -261,7 +278,7 @@ fn load_seccomp(plan: &Plan, s: &seccomp::Program) -> Result<Option<OwnedFd>, St
 /// Capabilities and user, in the order the kernel requires: the bounding set needs
 /// CAP_SETPCAP (so before the uid switch), keep-caps carries the permitted set across it.
 /// `hold_admin` keeps CAP_SYS_ADMIN effective for loading the seccomp filter later.
-fn apply_credentials(p: &process::Plan, hold_admin: bool) -> Result<(), StepError> {
+pub fn apply_credentials(p: &process::Plan, hold_admin: bool) -> Result<(), StepError> {
     capabilities::drop_bounding(&p.caps, p.last_cap).map_err(|(n, e)| StepError {
         step: format!(
             "dropping {} from the bounding set",
@@ -304,7 +321,13 @@ fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
         drop(listener);
         // A failing hook fails `start`; the init exits and the container is stopped.
         let msg = match plan.hooks.run(Kind::StartContainer, plan.process.umask) {
-            Ok(()) => exec(plan, program),
+            Ok(()) => exec(
+                &plan.process,
+                plan.seccomp.as_ref(),
+                plan.holds_sys_admin_for_seccomp(),
+                &plan.lsm,
+                program,
+            ),
             Err(e) => e.to_string(),
         };
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
@@ -312,9 +335,15 @@ fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
     }
 }
 
-/// Execs the program; returns only with what went wrong.
-fn exec(plan: &Plan, program: &CString) -> String {
-    let p = &plan.process;
+/// Execs the program with its LSM labels, loading `seccomp` last (unless it notifies: then it is loaded already);
+/// returns only with what went wrong.
+pub fn exec(
+    p: &process::Plan,
+    seccomp: Option<&seccomp::Program>,
+    hold_admin: bool,
+    lsm: &lsm::Plan,
+    program: &CString,
+) -> String {
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(p.umask));
     // Rust's runtime ignores SIGPIPE, and an ignored signal stays ignored across exec: the
     // program starts with every disposition at its default, as under runc.
@@ -338,12 +367,12 @@ fn exec(plan: &Plan, program: &CString) -> String {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    if let Err(e) = plan.lsm.apply() {
+    if let Err(e) = lsm.apply() {
         return e;
     }
     // Last, so the profile only has to allow execve (and capset, see Plan).
-    if let Some(s) = plan.seccomp.as_ref().filter(|s| s.listener.is_none()) {
-        if let Err(e) = load_seccomp(plan, s) {
+    if let Some(s) = seccomp.filter(|s| s.listener.is_none()) {
+        if let Err(e) = load_seccomp(p, s, hold_admin) {
             return e;
         }
     }

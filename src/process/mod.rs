@@ -2,14 +2,18 @@
 //! Everything is converted to C strings and numbers in the parent, before clone.
 
 pub mod capabilities;
+pub mod cpu_affinity;
 pub mod io_priority;
+pub mod listen_fds;
 pub mod rlimits;
 pub mod scheduler;
 pub mod user;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Process;
 
 use crate::spec::{Config, SpecError};
 
@@ -30,11 +34,41 @@ pub struct Plan {
     /// (class, level) for ioprio_set.
     pub io_priority: Option<(u32, u32)>,
     pub scheduler: Option<libc::sched_attr>,
-    /// File descriptors 3..3+N the caller passed for the container (`--preserve-fds`).
+    /// File descriptors 3..3+N the container inherits: the caller's socket-activation fds
+    /// (`listen_fds`, first) and `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `$LISTEN_FDS` passed on (socket activation): the process gets LISTEN_FDS and LISTEN_PID.
+    pub listen_fds: u32,
+    /// `process.execCPUAffinity` (applies to `exec` only).
+    pub cpu_affinity: cpu_affinity::Plan,
 }
 
-fn cstring(c: &Config, field: &str, s: &str) -> Result<CString, SpecError> {
+/// Where a process object came from, so that errors name its file and the field's JSON path:
+/// `config.json: process.args` or, for `exec --process`, `process.json: args`.
+pub struct Origin<'a> {
+    pub file: &'a Path,
+    /// The path of the process object in the file: "process." or "".
+    pub prefix: &'a str,
+}
+
+impl Origin<'_> {
+    pub fn of(c: &Config) -> Origin<'_> {
+        Origin {
+            file: &c.file,
+            prefix: "process.",
+        }
+    }
+
+    pub fn invalid(&self, field: impl AsRef<str>, msg: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            file: self.file.to_path_buf(),
+            field: format!("{}{}", self.prefix, field.as_ref()),
+            msg: msg.into(),
+        }
+    }
+}
+
+fn cstring(c: &Origin, field: &str, s: &str) -> Result<CString, SpecError> {
     CString::new(s).map_err(|_| c.invalid(field, "contains a NUL byte"))
 }
 
@@ -45,19 +79,24 @@ impl Plan {
             .process()
             .as_ref()
             .ok_or_else(|| c.invalid("process", "is required"))?;
+        Plan::from_process(p, &Origin::of(c), preserve_fds)
+    }
+
+    /// The plan for one process object (`process` of config.json, or exec's).
+    pub fn from_process(p: &Process, c: &Origin, preserve_fds: u32) -> Result<Plan, SpecError> {
         let args = p
             .args()
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, a)| cstring(c, &format!("process.args[{i}]"), a))
+            .map(|(i, a)| cstring(c, &format!("args[{i}]"), a))
             .collect::<Result<_, _>>()?;
         let mut env: Vec<CString> = Vec::new();
         for (i, e) in p.env().iter().flatten().enumerate() {
             if !e.contains('=') {
-                return Err(c.invalid(format!("process.env[{i}]"), "must be NAME=value"));
+                return Err(c.invalid(format!("env[{i}]"), "must be NAME=value"));
             }
-            env.push(cstring(c, &format!("process.env[{i}]"), e)?);
+            env.push(cstring(c, &format!("env[{i}]"), e)?);
         }
         let last_cap = capabilities::last_cap();
         let caps = p
@@ -96,13 +135,13 @@ impl Plan {
                 .unwrap_or_default();
             let resource = rlimits::resource(&name).ok_or_else(|| {
                 c.invalid(
-                    format!("process.rlimits[{i}].type"),
+                    format!("rlimits[{i}].type"),
                     format!("unknown rlimit {name}"),
                 )
             })?;
             if r.soft() > r.hard() {
                 return Err(c.invalid(
-                    format!("process.rlimits[{i}]"),
+                    format!("rlimits[{i}]"),
                     "soft limit is above the hard limit",
                 ));
             }
@@ -117,13 +156,20 @@ impl Plan {
             .as_ref()
             .map(io_priority::plan)
             .transpose()
-            .map_err(|e| c.invalid("process.ioPriority", e))?;
+            .map_err(|e| c.invalid("ioPriority", e))?;
         let scheduler = p
             .scheduler()
             .as_ref()
             .map(scheduler::plan)
             .transpose()
-            .map_err(|e| c.invalid("process.scheduler", e))?;
+            .map_err(|e| c.invalid("scheduler", e))?;
+        let cpu_affinity = p
+            .exec_cpu_affinity()
+            .as_ref()
+            .map(cpu_affinity::Plan::from_spec)
+            .transpose()
+            .map_err(|(field, e)| c.invalid(format!("execCPUAffinity.{field}"), e))?
+            .unwrap_or_default();
         let user = p.user();
         Ok(Plan {
             args,
@@ -141,7 +187,38 @@ impl Plan {
             io_priority,
             scheduler,
             preserve_fds,
+            listen_fds: 0,
+            cpu_affinity,
         })
+    }
+
+    /// Hands the caller's `listen_fds` socket-activation fds on: they come first among the
+    /// inherited fds, and the process is told about them as systemd tells a service.
+    pub fn with_listen_fds(mut self, listen_fds: u32) -> Plan {
+        self.listen_fds = listen_fds;
+        self.preserve_fds += listen_fds;
+        self
+    }
+
+    /// LISTEN_FDS and LISTEN_PID (this process's pid as the container sees it: run in the
+    /// process that execs, after it entered the container's pid namespace).
+    pub fn add_listen_env(&mut self) {
+        if self.listen_fds == 0 {
+            return;
+        }
+        let pid = rustix::process::getpid().as_raw_nonzero();
+        self.env.retain(|e| {
+            let e = e.as_bytes();
+            !e.starts_with(b"LISTEN_FDS=") && !e.starts_with(b"LISTEN_PID=")
+        });
+        for var in [
+            format!("LISTEN_FDS={}", self.listen_fds),
+            format!("LISTEN_PID={pid}"),
+        ] {
+            if let Ok(v) = CString::new(var) {
+                self.env.push(v);
+            }
+        }
     }
 
     fn env_value(&self, name: &str) -> Option<&[u8]> {
@@ -162,13 +239,17 @@ impl Plan {
                 && std::fs::metadata(std::ffi::OsStr::from_bytes(p)).is_ok_and(|m| m.is_file())
         };
         if prog.contains(&b'/') {
-            return if is_exec(prog) {
-                Ok(self.args[0].clone())
-            } else {
-                Err(format!(
-                    "exec {:?}: no such executable file",
-                    String::from_utf8_lossy(prog)
-                ))
+            // Worded as runc words it: engines map "no such file or directory" to exit code 127
+            // and "permission denied" to 126.
+            let shown = String::from_utf8_lossy(prog);
+            return match std::fs::metadata(std::ffi::OsStr::from_bytes(prog)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                    "exec {shown:?}: stat {shown}: no such file or directory"
+                )),
+                Err(e) => Err(format!("exec {shown:?}: stat {shown}: {e}")),
+                Ok(m) if m.is_dir() => Err(format!("exec {shown:?}: is a directory")),
+                Ok(_) if !is_exec(prog) => Err(format!("exec {shown:?}: permission denied")),
+                Ok(_) => Ok(self.args[0].clone()),
             };
         }
         let path = self

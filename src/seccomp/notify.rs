@@ -16,7 +16,12 @@ use super::Listener;
 /// What the agent learns about the container.
 pub struct Container<'a> {
     pub id: &'a str,
+    /// The container's init.
     pub pid: i32,
+    /// "creating" while create runs; "running" (or "created") for an `exec`.
+    pub status: &'a str,
+    /// The process whose filter this is: the init, or an `exec`'d process.
+    pub process_pid: i32,
     pub bundle: &'a Path,
     pub annotations: &'a HashMap<String, String>,
 }
@@ -26,8 +31,7 @@ pub fn state_json(l: &Listener, c: &Container<'_>) -> String {
     let mut state = serde_json::json!({
         "ociVersion": crate::spec::OCI_VERSION,
         "id": c.id,
-        // The agent is told during create, before the container runs.
-        "status": "creating",
+        "status": c.status,
         "pid": c.pid,
         "bundle": c.bundle,
     });
@@ -37,7 +41,7 @@ pub fn state_json(l: &Listener, c: &Container<'_>) -> String {
     let mut msg = serde_json::json!({
         "ociVersion": crate::spec::OCI_VERSION,
         "fds": ["seccompFd"],
-        "pid": c.pid,
+        "pid": c.process_pid,
         "state": state,
     });
     if !l.metadata.is_empty() {
@@ -80,6 +84,8 @@ mod tests {
         let c = Container {
             id: "c1",
             pid: 42,
+            status: "creating",
+            process_pid: 42,
             bundle: Path::new("/b"),
             annotations: &ann,
         };

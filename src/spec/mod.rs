@@ -98,7 +98,23 @@ pub fn load_saved(file: &Path, bundle: &Path) -> Result<Config, SpecError> {
 /// Parses config.json text; the error names the JSON path of the offending field.
 pub fn parse(text: &[u8]) -> Result<Spec, String> {
     let mut value: Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
-    drop_unknown_capabilities(&mut value);
+    drop_unknown_capabilities(&mut value, "/process/capabilities", "process.capabilities");
+    deserialize(value)
+}
+
+/// A runtime-spec Process object on its own (`exec --process FILE`, or exec's process made from
+/// the saved config and the command line). As in runc, an absent `user` means uid 0, gid 0.
+pub fn parse_process(mut value: Value) -> Result<oci_spec::runtime::Process, String> {
+    if let Value::Object(m) = &mut value {
+        m.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    drop_unknown_capabilities(&mut value, "/capabilities", "capabilities");
+    deserialize(value)
+}
+
+/// Typed parsing; the error names the JSON path of the offending field.
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
@@ -111,8 +127,8 @@ pub fn parse(text: &[u8]) -> Result<Spec, String> {
 
 /// The runtime-spec says unknown capability names are warned about and ignored; oci-spec's enum
 /// would reject the whole file, so they are taken out first.
-fn drop_unknown_capabilities(config: &mut Value) {
-    let Some(Value::Object(sets)) = config.pointer_mut("/process/capabilities") else {
+fn drop_unknown_capabilities(config: &mut Value, pointer: &str, field: &str) {
+    let Some(Value::Object(sets)) = config.pointer_mut(pointer) else {
         return;
     };
     for (set, names) in sets.iter_mut() {
@@ -120,7 +136,7 @@ fn drop_unknown_capabilities(config: &mut Value) {
             names.retain(|n| match n.as_str() {
                 Some(name) if capabilities::number(name).is_none() => {
                     logging::warn(&format!(
-                        "process.capabilities.{set}: unknown capability {name:?} ignored"
+                        "{field}.{set}: unknown capability {name:?} ignored"
                     ));
                     false
                 }
@@ -257,12 +273,8 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
 /// which only bound it, are warned about (device rules are enforced: cgroups::devices).
 fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     let spec = &c.spec;
-    let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
     let not_yet = |field: &str| Err(c.invalid(field, "is not supported by berth yet"));
-    if process.is_some_and(|p| p.terminal() == Some(true)) {
-        return not_yet("process.terminal");
-    }
     if let Some(linux) = linux {
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");

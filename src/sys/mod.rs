@@ -25,6 +25,17 @@ pub enum Forked {
 /// held by another thread. glibc's cached thread id is stale in the child, so the child must use
 /// raw per-thread syscalls for credentials (rustix `set_thread_*`), never glibc's set*id.
 pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
+    clone3_into_cgroup(flags, want_pidfd, None)
+}
+
+/// `clone3` as above; with `cgroup` (an fd of a cgroup2 directory) the child starts in that
+/// cgroup (CLONE_INTO_CGROUP), so it never runs a moment outside it.
+pub fn clone3_into_cgroup(
+    flags: u64,
+    want_pidfd: bool,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> io::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut pidfd: RawFd = -1;
     let mut args: libc::clone_args = unsafe_zeroed_clone_args();
     args.flags = flags
@@ -33,6 +44,10 @@ pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
         } else {
             0
         };
+    if let Some(cg) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
     args.pidfd = if want_pidfd {
         &mut pidfd as *mut RawFd as u64
     } else {
@@ -358,4 +373,38 @@ pub fn seccomp_flag_supported(flag: u64) -> bool {
         )
     };
     r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+/// A signalfd for the (blocked) signals in `mask`, close-on-exec; read with `read_signal`.
+/// Raw, because glibc's sigset helpers refuse the signals it reserves (32, 33).
+pub fn signalfd(mask: u64) -> io::Result<OwnedFd> {
+    // SAFETY: `mask` is a valid 8-byte kernel sigset; -1 asks for a new fd, returned owned.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &mask as *const u64,
+            8usize,
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: signalfd4 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The next pending signal of a signalfd, or `None` when none is pending.
+pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
+    // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
+    let mut info = [0u8; 128];
+    match rustix::io::read(fd, &mut info) {
+        Ok(n) if n == info.len() => Ok(Some(
+            u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as i32,
+        )),
+        Ok(_) => Err(io::Error::other("short read from a signalfd")),
+        Err(rustix::io::Errno::AGAIN) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
