@@ -1,8 +1,8 @@
 # Shared by hack/engine-containerd.sh, hack/engine-podman.sh and hack/engine-docker.sh (sourced,
 # not run): options, the temp dir, the busybox image, the check runner, and a cleanup that
 # removes everything the engine made. An engine script calls eng_setup, eng_install,
-# eng_setup_runtime and eng_record_host (after setting ENG_RUN_DIRS, ENG_BRIDGES and
-# ENG_NET_PATTERNS), defines engine_stop (stop what it started), runs `gate`/`check` for each
+# eng_setup_runtime and eng_record_host (after setting ENG_RUN_DIRS, ENG_BRIDGES, ENG_NET_OWN
+# and ENG_NET_CHAINS), defines engine_stop (stop what it started), runs `gate`/`check` for each
 # check and ends with eng_finish.
 #
 # Options of every engine script:
@@ -195,6 +195,7 @@ ENG_SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.forwarding net.ipv4.conf.defa
 declare -A ENG_SYSCTL_WAS=()
 declare -A ENG_NFT_TABLES_WAS=()
 ENG_NETNS_WAS=
+# Host paths an engine uses whatever its configured roots; set before eng_record_host.
 ENG_RUN_DIRS=()
 declare -A ENG_RUN_DIR_WAS=()
 
@@ -224,46 +225,71 @@ eng_record_host() {
 	return 0
 }
 
-# The engine's share of a table: what ENG_NET_PATTERNS match.
-eng_net_pattern() {
+# ENG_NET_OWN: regexes only this run's rules match (its bridge, its subnet). ENG_NET_CHAINS: a
+# regex for the chains the engine makes (DOCKER..., NETAVARK...), which every engine of its kind
+# on the host shares.
+eng_net_own() {
 	local IFS='|'
-	echo "${ENG_NET_PATTERNS[*]:-^$}"
+	echo "${ENG_NET_OWN[*]:-^$}"
 }
 
-# Removes the iptables rules and chains that appeared during the run and belong to the engine
-# (they mention one of ENG_NET_PATTERNS), restores chain policies, and deletes the tables
-# iptables-nft made for them once they are empty again. Anyone else's rules stay.
+# Chains of the engine's kind made during the run: CMD TABLE.
+eng_new_chains() {
+	local c
+	[ -n "$ENG_NET_CHAINS" ] || return 0
+	for c in $($1 -t "$2" -S 2>/dev/null | awk '$1 == "-N" { print $2 }'); do
+		[[ $c =~ ^($ENG_NET_CHAINS) ]] || continue
+		grep -qxF -- "-N $c" "$ENG_T/host/$1-$2.before" || echo "$c"
+	done
+}
+
+# A chain of the engine's that no container uses: none of its rules names an address, an
+# interface or a port, or jumps into another of the engine's chains, and only the built-in
+# chains jump into it. CMD TABLE CHAIN.
+eng_chain_unused() {
+	local rules own
+	rules=$($1 -t "$2" -S 2>/dev/null)
+	own=$(grep -- "^-A $3 " <<<"$rules")
+	! grep -E -- ' (-[sdio]|--dport|--to-destination|--to-ports) ' <<<"$own" >/dev/null || return 1
+	! grep -oE -- ' -[jg] [^ ]+' <<<"$own" | awk '{ print $2 }' | grep -E "^($ENG_NET_CHAINS)" >/dev/null || return 1
+	! grep -E -- " -[jg] $3( |\$)" <<<"$rules" | grep -vE '^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ' >/dev/null
+}
+
+# Removes what the run added to iptables and nobody else uses: the rules naming our bridge or
+# subnet; then the engine's chains made during the run that are left unused, with the jumps into
+# them; the chain policies it changed; and the tables iptables-nft made for them, once they
+# hold nothing again. Another engine's rules and chains in use stay.
 eng_restore_iptables() {
-	local cmd fam t line chain pol old pat was
-	pat=$(eng_net_pattern)
+	local cmd fam t line chain pol old own before changed
+	own=$(eng_net_own)
 	for cmd in iptables ip6tables; do
 		command -v $cmd >/dev/null || continue
 		fam=ip
 		[ $cmd = ip6tables ] && fam=ip6
 		for t in filter nat mangle raw; do
-			[ -f "$ENG_T/host/$cmd-$t.before" ] || continue
-			was=$(cat "$ENG_T/host/$cmd-$t.before")
-			# Rules added (newest first), then the chains made, then the policies changed.
+			before=$ENG_T/host/$cmd-$t.before
+			[ -f "$before" ] || continue
 			$cmd -t $t -S 2>/dev/null | grep '^-A ' | tac | while IFS= read -r line; do
-				grep -qxF -- "$line" <<<"$was" && continue
-				grep -Eq -- "$pat" <<<"$line" || continue
+				grep -qxF -- "$line" "$before" && continue
+				grep -Eq -- "$own" <<<"$line" || continue
 				eval "$cmd -t $t -D ${line#-A }" 2>/dev/null || eng_log "cleanup: cannot delete $cmd -t $t $line"
 			done
-			for chain in $($cmd -t $t -S 2>/dev/null | awk '$1 == "-N" { print $2 }'); do
-				grep -qxF -- "-N $chain" <<<"$was" && continue
-				grep -Eq -- "$pat" <<<"$chain" || continue
-				$cmd -t $t -F "$chain" 2>/dev/null
-			done
-			for chain in $($cmd -t $t -S 2>/dev/null | awk '$1 == "-N" { print $2 }'); do
-				grep -qxF -- "-N $chain" <<<"$was" && continue
-				grep -Eq -- "$pat" <<<"$chain" || continue
-				$cmd -t $t -X "$chain" 2>/dev/null || eng_log "cleanup: cannot delete chain $cmd -t $t $chain"
+			for _ in 1 2 3 4; do
+				changed=0
+				for chain in $(eng_new_chains $cmd $t); do
+					eng_chain_unused $cmd $t "$chain" || continue
+					$cmd -t $t -S 2>/dev/null | grep -E -- " -j $chain( |\$)" | grep '^-A ' | while IFS= read -r line; do
+						eval "$cmd -t $t -D ${line#-A }" 2>/dev/null
+					done
+					$cmd -t $t -F "$chain" 2>/dev/null
+					$cmd -t $t -X "$chain" 2>/dev/null && changed=1
+				done
+				[ $changed = 1 ] || break
 			done
 			$cmd -t $t -S 2>/dev/null | awk '$1 == "-P" { print $2, $3 }' | while read -r chain pol; do
-				old=$(awk -v c="$chain" '$1 == "-P" && $2 == c { print $3 }' <<<"$was")
+				old=$(awk -v c="$chain" '$1 == "-P" && $2 == c { print $3 }' "$before")
 				[ -z "$old" ] || [ "$old" = "$pol" ] || $cmd -t $t -P "$chain" "$old"
 			done
-			# A table iptables-nft made during the run, left with nothing but default policies.
 			if command -v nft >/dev/null && [ -z "${ENG_NFT_TABLES_WAS[$fam/$t]:-}" ] &&
 				nft list table $fam $t >/dev/null 2>&1 &&
 				! $cmd -t $t -S 2>/dev/null | grep -v '^-P [A-Z]* ACCEPT$' >/dev/null; then
@@ -379,12 +405,17 @@ eng_cleanup() {
 	eng_restore_iptables
 	eng_restore_sysctls
 	eng_remove_cgroups
+	if declare -F engine_host_files >/dev/null; then engine_host_files; fi
+	# Host paths the engine uses whatever its roots (ENG_RUN_DIRS): what this run created and
+	# left empty goes; anything in them may be another engine's, and stays.
 	local d
 	for d in "${ENG_RUN_DIRS[@]}"; do
 		[ -n "${ENG_RUN_DIR_WAS[$d]:-}" ] && continue
-		[ -e "$d" ] || continue
-		eng_unmount_under "$d"
-		rm -rf --one-file-system "$d"
+		if [ -d "$d" ] && [ ! -L "$d" ]; then
+			find "$d" -depth -type d -empty -delete 2>/dev/null
+		elif [ -e "$d" ]; then
+			rm -f "$d"
+		fi
 	done
 	rm -rf --one-file-system "$ENG_T"
 	[ ! -e "$ENG_T" ] || eng_log "cleanup: $ENG_T is left (busy mount?)"
@@ -421,11 +452,15 @@ eng_leftovers() {
 			[ -n "${ENG_NFT_TABLES_WAS[$p]:-}" ] || echo "nftables table $p"
 		done
 	fi
-	local cmd
+	local cmd c
 	for cmd in iptables ip6tables; do
 		command -v $cmd >/dev/null || continue
 		for t in filter nat mangle raw; do
-			$cmd -t $t -S 2>/dev/null | grep -E -- "$(eng_net_pattern)" | sed "s/^/$cmd -t $t rule /" || true
+			[ -f "$ENG_T/host/$cmd-$t.before" ] || continue
+			$cmd -t $t -S 2>/dev/null | grep -E -- "$(eng_net_own)" | sed "s/^/$cmd -t $t rule /" || true
+			for c in $(eng_new_chains $cmd $t); do
+				! eng_chain_unused $cmd $t "$c" || echo "$cmd -t $t chain $c"
+			done
 		done
 	done
 }
@@ -534,7 +569,8 @@ eng_free_subnet() {
 
 # eng_setup NAME: root, the temp dir, the host record, traps. Call before anything else.
 ENG_BRIDGES=()
-ENG_NET_PATTERNS=()
+ENG_NET_OWN=()
+ENG_NET_CHAINS=
 eng_setup() {
 	ENG_NAME=$1
 	shift
@@ -542,7 +578,10 @@ eng_setup() {
 	[ "$(id -u)" = 0 ] || eng_die "needs root"
 	ENG_T=$(mktemp -d "/tmp/berth-$ENG_NAME.XXXXXX")
 	chmod 0755 "$ENG_T"
-	mkdir -p "$ENG_T/host" "$ENG_T/logs"
+	mkdir -p "$ENG_T/host" "$ENG_T/logs" "$ENG_T/tmp"
+	# The engines' and their helpers' temporary files (conmon's console sockets, the shims'
+	# process.json files) go in the temp dir too.
+	export TMPDIR=$ENG_T/tmp
 	# Every container's cgroup goes under this absolute parent, never under the caller's own.
 	ENG_CG=/$(basename "$ENG_T")
 	trap eng_cleanup EXIT

@@ -19,11 +19,15 @@ IMG=localhost/berth/busybox:latest
 SUB=$(eng_free_subnet) || eng_die "no free 10.213.N.0/24 for the bridge"
 BRIDGE=berthpd${SUB##*.}
 ENG_BRIDGES=("$BRIDGE")
-# Which iptables rules and chains are the engine's: netavark's chains, our bridge and subnet.
-ENG_NET_PATTERNS=(NETAVARK "$BRIDGE" "${SUB//./\\.}\\.")
-# podman's shm lock table, should a podman without lock_type = "file" below run; and the
-# runtime's default state dir: podman passes no --root (as users run it).
-ENG_RUN_DIRS=(/dev/shm/libpod_lock "/run/$RT_NAME")
+# The iptables rules that are this run's name its bridge or subnet; podman's chains are shared with
+# any other podman on the host (removed only if made during the run and left unused).
+ENG_NET_OWN=("$BRIDGE" "${SUB//./\\.}\\.")
+ENG_NET_CHAINS=NETAVARK
+# Host paths podman 4.3 uses whatever its configuration: netavark's IPAM database in
+# /run/containers/networks, the image copy's blob-info cache in /var/lib/containers/cache, and
+# the runtime's default state dir (podman passes no --root, as users run it). With
+# lock_type = "file" below, it makes no /dev/shm/libpod_lock.
+ENG_RUN_DIRS=(/run/containers /var/lib/containers "/run/$RT_NAME")
 eng_record_host
 
 mkdir -p "$T/networks"
@@ -51,6 +55,7 @@ lock_type = "file"
 events_logfile_path = "$T/logs/events.log"
 tmp_dir = "$T/tmp"
 static_dir = "$T/storage/libpod"
+image_copy_tmp_dir = "$T/tmp"
 volume_path = "$T/volumes"
 runtime = "$RT_NAME"
 # podman passes --log-format=json and allows --cgroups=disabled only to runtimes it knows by name.
@@ -71,10 +76,22 @@ export CONTAINERS_CONF=$T/containers.conf CONTAINERS_STORAGE_CONF=$T/storage.con
 	CONTAINERS_REGISTRIES_CONF=$T/registries.conf
 PODMAN=(podman)
 
+# (Not `podman system reset`: it writes podman machine's config under $HOME. The cleanup
+# unmounts what the storage left mounted under the temp dir.)
 engine_stop() {
 	timeout 60 "${PODMAN[@]}" rm -a -f -t 0 >/dev/null 2>&1
-	# Unmounts the storage's overlay mounts and its own private bind.
-	timeout 60 "${PODMAN[@]}" system reset -f >/dev/null 2>&1
+}
+
+# Once podman and its helpers are gone: the IPAM database and the blob-info cache, if this run
+# made their directories and no other podman has used them since (it would have made its
+# storage there).
+engine_host_files() {
+	if [ -z "${ENG_RUN_DIR_WAS[/run/containers]:-}" ] && [ ! -e /run/containers/storage ]; then
+		rm -f /run/containers/networks/ipam.db
+	fi
+	if [ -z "${ENG_RUN_DIR_WAS[/var/lib/containers]:-}" ] && [ ! -e /var/lib/containers/storage ]; then
+		rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
+	fi
 }
 
 eng_make_rootfs_tar
