@@ -179,11 +179,29 @@ gate() {
 # want_cgroup_under: the last run printed /proc/self/cgroup with a memory cgroup under ours;
 # if not, the gate stops the run.
 want_cgroup_under() {
-	local mem
+	local mem now
 	mem=$(grep -E '^[0-9]+:memory:' <<<"$OUT" | cut -d: -f3)
-	[[ $mem == "$ENG_CG"/?* ]] && return 0
-	ENG_STOP="the container's memory cgroup is '$mem', not under $ENG_CG"
-	why "$ENG_STOP"
+	if ! [[ $mem == "$ENG_CG"/?* ]]; then
+		ENG_STOP="the container's memory cgroup is '$mem', not under $ENG_CG"
+		why "$ENG_STOP"
+		return 1
+	fi
+	# Nor anything else (conmon's, a shim's) under the caller's own memory cgroup.
+	now=$(eng_caller_cgroups)
+	if [ "$now" != "$ENG_CALLER_CGROUPS" ]; then
+		ENG_STOP="new cgroups under the caller's own memory cgroup: $(comm -13 <(echo "$ENG_CALLER_CGROUPS") <(echo "$now") | tr '\n' ' ')"
+		why "$ENG_STOP"
+		return 1
+	fi
+}
+
+# The cgroups below the caller's own in the memory hierarchy (where a relative cgroup path
+# would land: on this machine, its own service's cgroup).
+eng_caller_cgroups() {
+	local own
+	own=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+	[ -n "$own" ] && [ -d "/sys/fs/cgroup/memory$own" ] || return 0
+	find "/sys/fs/cgroup/memory$own" -mindepth 1 -type d 2>/dev/null | sort
 }
 
 # --- host state: recorded before the engine starts, restored by the cleanup -------------------
@@ -195,6 +213,7 @@ ENG_SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.forwarding net.ipv4.conf.defa
 declare -A ENG_SYSCTL_WAS=()
 declare -A ENG_NFT_TABLES_WAS=()
 ENG_NETNS_WAS=
+ENG_CALLER_CGROUPS=
 # Host paths an engine uses whatever its configured roots; set before eng_record_host.
 ENG_RUN_DIRS=()
 declare -A ENG_RUN_DIR_WAS=()
@@ -219,6 +238,7 @@ eng_record_host() {
 		done
 	fi
 	ENG_NETNS_WAS=$(ls /run/netns 2>/dev/null || true)
+	ENG_CALLER_CGROUPS=$(eng_caller_cgroups)
 	for p in "${ENG_RUN_DIRS[@]}"; do
 		[ -e "$p" ] && ENG_RUN_DIR_WAS[$p]=1
 	done
