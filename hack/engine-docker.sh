@@ -23,8 +23,8 @@ RT_LABEL=under-test
 SUB=$(eng_free_subnet) || eng_die "no free 10.213.N.0/24 for the bridge"
 BRIDGE=berthdk${SUB##*.}
 ENG_BRIDGES=("$BRIDGE")
-# The iptables rules that are this run's name its bridge or subnet; docker's chains are shared with
-# any other docker on the host (removed only if made during the run and left unused).
+# This run's iptables rules are those naming its bridge or subnet; docker's chains are shared
+# with any other docker on the host (removed only if made during the run and left unused).
 ENG_NET_OWN=("$BRIDGE" "${SUB//./\\.}\\.")
 ENG_NET_CHAINS=DOCKER
 # Host paths dockerd 20.10 and its containerd use whatever their roots are: the shims' sockets,

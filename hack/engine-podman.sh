@@ -19,8 +19,8 @@ IMG=localhost/berth/busybox:latest
 SUB=$(eng_free_subnet) || eng_die "no free 10.213.N.0/24 for the bridge"
 BRIDGE=berthpd${SUB##*.}
 ENG_BRIDGES=("$BRIDGE")
-# The iptables rules that are this run's name its bridge or subnet; podman's chains are shared with
-# any other podman on the host (removed only if made during the run and left unused).
+# This run's iptables rules are those naming its bridge or subnet; podman's chains are shared
+# with any other podman on the host (removed only if made during the run and left unused).
 ENG_NET_OWN=("$BRIDGE" "${SUB//./\\.}\\.")
 ENG_NET_CHAINS=NETAVARK
 # Host paths podman 4.3 uses whatever its configuration: netavark's IPAM database in
