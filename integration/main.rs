@@ -13,6 +13,7 @@ mod bad_input;
 mod berth_cli;
 mod bundle;
 mod compare;
+mod engine_calls;
 mod exec;
 mod fds;
 mod hardening;

@@ -230,26 +230,15 @@ impl Plan {
     }
 
     /// Resolves args[0] as execvp would, inside the container (run after pivot_root), so that a
-    /// missing program fails `create`, not `start`.
+    /// missing program fails `create`, not `start`. The errors are worded as runc's (Go's
+    /// exec.LookPath): engines read them, e.g. docker and podman exit 127 on "no such file or
+    /// directory" / "executable file not found" and 126 on "permission denied".
     pub fn find_program(&self) -> Result<CString, String> {
         let prog = self.args[0].as_bytes();
-        let is_exec = |p: &[u8]| {
-            let Ok(c) = CString::new(p) else { return false };
-            rustix::fs::access(c.as_c_str(), rustix::fs::Access::EXEC_OK).is_ok()
-                && std::fs::metadata(std::ffi::OsStr::from_bytes(p)).is_ok_and(|m| m.is_file())
-        };
         if prog.contains(&b'/') {
-            // Worded as runc words it: engines map "no such file or directory" to exit code 127
-            // and "permission denied" to 126.
-            let shown = String::from_utf8_lossy(prog);
-            return match std::fs::metadata(std::ffi::OsStr::from_bytes(prog)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
-                    "exec {shown:?}: stat {shown}: no such file or directory"
-                )),
-                Err(e) => Err(format!("exec {shown:?}: stat {shown}: {e}")),
-                Ok(m) if m.is_dir() => Err(format!("exec {shown:?}: is a directory")),
-                Ok(_) if !is_exec(prog) => Err(format!("exec {shown:?}: permission denied")),
-                Ok(_) => Ok(self.args[0].clone()),
+            return match executable(prog) {
+                Ok(()) => Ok(self.args[0].clone()),
+                Err(e) => Err(format!("exec: {:?}: {e}", String::from_utf8_lossy(prog))),
             };
         }
         let path = self
@@ -260,12 +249,12 @@ impl Plan {
             let mut full = dir.to_vec();
             full.push(b'/');
             full.extend_from_slice(prog);
-            if is_exec(&full) {
+            if executable(&full).is_ok() {
                 return CString::new(full).map_err(|e| e.to_string());
             }
         }
         Err(format!(
-            "exec {:?}: executable file not found in $PATH",
+            "exec: {:?}: executable file not found in $PATH",
             String::from_utf8_lossy(prog)
         ))
     }
@@ -308,5 +297,55 @@ fn without_ungrantable(caps: capabilities::Sets, held: u64) -> capabilities::Set
         permitted: caps.permitted & held,
         inheritable: caps.inheritable & held,
         ambient: caps.ambient & held,
+    }
+}
+
+/// Whether `path` is a program execve can run, with Go's wording for why not: `stat PATH: no
+/// such file or directory` (lower-case errno text), or `permission denied` for a directory or a
+/// file without an execute bit.
+fn executable(path: &[u8]) -> Result<(), String> {
+    let os = std::ffi::OsStr::from_bytes(path);
+    let meta = std::fs::metadata(os)
+        .map_err(|e| format!("stat {}: {}", String::from_utf8_lossy(path), errno_text(&e)))?;
+    let runnable = CString::new(path)
+        .is_ok_and(|c| rustix::fs::access(c.as_c_str(), rustix::fs::Access::EXEC_OK).is_ok());
+    if meta.is_file() && runnable {
+        Ok(())
+    } else {
+        Err("permission denied".into())
+    }
+}
+
+/// An errno as Go's syscall package words it: the C text, lower-case, without "(os error N)".
+fn errno_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error ").next().unwrap_or_default();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_text_is_gos_wording() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(errno_text(&e), "no such file or directory");
+        let e = std::io::Error::from_raw_os_error(20);
+        assert_eq!(errno_text(&e), "not a directory");
+    }
+
+    #[test]
+    fn executable_says_why_not() {
+        assert_eq!(
+            executable(b"/no/such/file"),
+            Err("stat /no/such/file: no such file or directory".into())
+        );
+        assert_eq!(executable(b"/"), Err("permission denied".into()));
+        assert_eq!(executable(b"/bin/sh"), Ok(()));
     }
 }
