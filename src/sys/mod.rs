@@ -1,8 +1,10 @@
 //! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
-//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; and the sealed re-exec (exe.rs).
+//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; `bpf` (bpf.rs); and the
+//! sealed re-exec (exe.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
 
+pub mod bpf;
 pub mod exe;
 
 use std::io;
@@ -23,6 +25,16 @@ pub enum Forked {
 /// held by another thread. glibc's cached thread id is stale in the child, so the child must use
 /// raw per-thread syscalls for credentials (rustix `set_thread_*`), never glibc's set*id.
 pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
+    clone3_into_cgroup(flags, want_pidfd, None)
+}
+
+/// `clone3` as above; with `cgroup` (an fd of a cgroup v2 directory) the child starts inside that
+/// cgroup (CLONE_INTO_CGROUP, Linux 5.7), never running a moment in the caller's.
+pub fn clone3_into_cgroup(
+    flags: u64,
+    want_pidfd: bool,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> io::Result<Forked> {
     let mut pidfd: RawFd = -1;
     let mut args: libc::clone_args = unsafe_zeroed_clone_args();
     args.flags = flags
@@ -37,6 +49,11 @@ pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
         0
     };
     args.exit_signal = libc::SIGCHLD as u64;
+    if let Some(cg) = cgroup {
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
     // SAFETY: `args` is a fully initialised clone_args of the size we pass; with no stack given the
     // kernel duplicates the caller's stack like fork(), so both returns continue on valid memory.
     // `pidfd` outlives the call (the kernel writes it before returning in the parent).
