@@ -2,6 +2,7 @@
 //! dockerd call a runtime exactly as they call runc. Each subcommand parses here and calls one
 //! function of container/ (or a small file of its own here).
 
+mod cgroups;
 mod list;
 mod spec;
 
@@ -120,6 +121,16 @@ pub enum Command {
     },
     /// Print the features berth supports, as JSON.
     Features,
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a container's resource limits (runc's flags, or --resources FILE or -).
+    Update(Box<cgroups::UpdateArgs>),
+    /// Print a container's stats and OOM kills as JSON lines (--stats: the stats once).
+    Events(cgroups::EventsArgs),
+    /// List a container's processes (the host's ps, or their pids with --format json).
+    Ps(cgroups::PsArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -153,6 +164,9 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         "version",
         "help",
         "keep",
+        "resources",
+        "interval",
+        "stats",
     ];
     args.into_iter()
         .enumerate()
@@ -223,6 +237,11 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Features => {
             println!("{:#}", crate::features::document());
         }
+        Command::Pause { id } => container::pause(root, &id)?,
+        Command::Resume { id } => container::resume(root, &id)?,
+        Command::Update(a) => cgroups::update(root, &a)?,
+        Command::Events(a) => cgroups::events(root, &a)?,
+        Command::Ps(a) => cgroups::ps(root, &a)?,
     }
     Ok(0)
 }
