@@ -11,3 +11,5 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --quiet
+# The cgroup tests again in a cgroup2-only QEMU guest (this host is hybrid).
+bash hack/test-cgroup2-vm.sh
