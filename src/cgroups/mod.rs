@@ -472,7 +472,13 @@ pub(crate) fn write_limit(dir: &Path, w: &Write) -> Result<(), CgroupError> {
             value = alt_value;
         }
     }
-    fs::write(&path, value).map_err(|source| CgroupError::Limit {
+    // cgroupfs answers a write to a file it lacks with EACCES: say what it is.
+    let written = if path.exists() {
+        fs::write(&path, value)
+    } else {
+        Err(io::Error::from_raw_os_error(libc::ENOENT))
+    };
+    written.map_err(|source| CgroupError::Limit {
         field: w.field.clone(),
         file: path,
         value: value.clone(),

@@ -175,16 +175,16 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<(), Error> {
             read.map_err(|e| Error::Usage(format!("--resources {src}: {e}")))?;
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| Error::Usage(format!("--resources {src}: {e}")))?;
-            // Checked here so the error names the input, with the JSON path.
-            serde_path_to_error::deserialize::<_, oci_spec::runtime::LinuxResources>(v.clone())
-                .map_err(|e| {
-                    Error::Usage(format!("--resources {src}: {}: {}", e.path(), e.inner()))
-                })?;
             if !v.is_object() {
                 return Err(Error::Usage(format!(
                     "--resources {src}: not a JSON object"
                 )));
             }
+            // Checked here so the error names the input, with the JSON path.
+            serde_path_to_error::deserialize::<_, oci_spec::runtime::LinuxResources>(v.clone())
+                .map_err(|e| {
+                    Error::Usage(format!("--resources {src}: {}: {}", e.path(), e.inner()))
+                })?;
             v
         }
         None => flags_to_json(a)?,

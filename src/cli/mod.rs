@@ -167,6 +167,23 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         "resources",
         "interval",
         "stats",
+        "memory",
+        "memory-swap",
+        "memory-reservation",
+        "kernel-memory",
+        "kernel-memory-tcp",
+        "cpu-share",
+        "cpu-shares",
+        "cpu-quota",
+        "cpu-period",
+        "cpu-rt-period",
+        "cpu-rt-runtime",
+        "cpuset-cpus",
+        "cpuset-mems",
+        "pids-limit",
+        "blkio-weight",
+        "l3-cache-schema",
+        "mem-bw-schema",
     ];
     args.into_iter()
         .enumerate()

@@ -76,8 +76,16 @@ pub fn update(root: &Path, id: &str, patch: &Value) -> Result<(), Error> {
         .cloned()
         .unwrap_or_else(|| json!({}));
     merge(&mut merged, patch, "");
-    let resources: LinuxResources = serde_path_to_error::deserialize(merged.clone())
-        .map_err(|e| Error::Usage(format!("linux.resources.{}: {}", e.path(), e.inner())))?;
+    let resources: LinuxResources =
+        serde_path_to_error::deserialize(merged.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "linux.resources".to_string()
+            } else {
+                format!("linux.resources.{path}")
+            };
+            Error::Usage(format!("{field}: {}", e.inner()))
+        })?;
     check_before_update(&c, &resources)?;
     let cg = &c.state.cgroup;
     cg.apply(&resources)?;
