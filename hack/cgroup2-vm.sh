@@ -57,24 +57,25 @@ fi
 [ -n "$pkg" ] || die "cannot tell which Debian 6.1 kernel to use (apt-get update, or set BERTH_VM_KERNEL_PKG)"
 kdir=$cache/$pkg
 if [ ! -f "$kdir/vmlinux" ]; then
+	# Per process: two runs fetching at once each unpack their own, the last rename wins.
+	tmp=$kdir.tmp.$$
 	echo "cgroup2-vm: fetching $pkg into $kdir" >&2
-	rm -rf "$kdir.tmp"
-	mkdir -p "$kdir.tmp/deb"
-	(cd "$kdir.tmp/deb" && apt-get download "$pkg" >/dev/null 2>&1) ||
-		(apt-get update -qq && cd "$kdir.tmp/deb" && apt-get download "$pkg" >/dev/null) ||
+	rm -rf "$tmp"
+	mkdir -p "$tmp/deb"
+	(cd "$tmp/deb" && apt-get download "$pkg" >/dev/null 2>&1) ||
+		(apt-get update -qq && cd "$tmp/deb" && apt-get download "$pkg" >/dev/null) ||
 		die "apt-get download $pkg failed"
-	dpkg-deb -x "$kdir.tmp"/deb/*.deb "$kdir.tmp/root"
-	vmlinuz=$(ls "$kdir.tmp"/root/boot/vmlinuz-*)
+	dpkg-deb -x "$tmp"/deb/*.deb "$tmp/root"
+	vmlinuz=$(ls "$tmp"/root/boot/vmlinuz-*)
 	# The bzImage carries the kernel as an xz stream; booted uncompressed (through its PVH
 	# note) the guest reaches the command in ~4 s instead of ~14 s.
 	off=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ\x00' "$vmlinuz" | cut -d: -f1 || true)
 	[ -n "$off" ] || die "no xz payload in $vmlinuz"
-	tail -c +$((off + 1)) "$vmlinuz" >"$kdir.tmp/payload.xz"
-	xz -dc --single-stream "$kdir.tmp/payload.xz" >"$kdir.tmp/vmlinux"
-	mv "$kdir.tmp"/root/lib/modules "$kdir.tmp/modules"
-	rm -rf "$kdir.tmp/deb" "$kdir.tmp/root" "$kdir.tmp/payload.xz"
-	rm -rf "$kdir"
-	mv "$kdir.tmp" "$kdir"
+	tail -c +$((off + 1)) "$vmlinuz" >"$tmp/payload.xz"
+	xz -dc --single-stream "$tmp/payload.xz" >"$tmp/vmlinux"
+	mv "$tmp"/root/lib/modules "$tmp/modules"
+	rm -rf "$tmp/deb" "$tmp/root" "$tmp/payload.xz"
+	if [ -f "$kdir/vmlinux" ]; then rm -rf "$tmp"; else rm -rf "$kdir" && mv "$tmp" "$kdir"; fi
 fi
 kver=$(ls "$kdir/modules")
 
@@ -96,10 +97,10 @@ if [ ! -f "$initrd" ]; then
 	done
 	cp "$here/cgroup2-vm-init.sh" "$ird/init"
 	chmod 755 "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$initrd.tmp"
-	mv "$initrd.tmp" "$initrd"
+	(cd "$ird" && find . | cpio -o -H newc --quiet) >"$initrd.$$"
+	mv "$initrd.$$" "$initrd"
 	rm -rf "$ird"
-	find "$kdir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "initramfs-$stamp.cpio" -delete
+	find "$kdir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "initramfs-$stamp.cpio" -mmin +60 -delete
 fi
 
 # --- This run: the command, its environment and working directory, in a directory the guest
