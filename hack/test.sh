@@ -15,6 +15,8 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --quiet
+# The cgroup tests again in a cgroup2-only QEMU guest (this host is hybrid).
+bash hack/test-cgroup2-vm.sh
 
 if [ $root = 0 ] || [ "${BERTH_ENGINES:-1}" = 0 ]; then
 	echo "test: engine scripts skipped" >&2

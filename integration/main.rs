@@ -12,6 +12,7 @@ mod common;
 mod bad_input;
 mod berth_cli;
 mod bundle;
+mod cgroups;
 mod compare;
 mod engine_calls;
 mod exec;

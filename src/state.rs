@@ -256,12 +256,13 @@ impl State {
                 Status::Stopped
             };
         }
+        // A frozen container is paused, created or not (as under runc).
         if !self.init_alive() {
             Status::Stopped
-        } else if dir.start_socket().exists() && self.init_not_exec_yet() {
-            Status::Created
         } else if self.cgroup.frozen() {
             Status::Paused
+        } else if dir.start_socket().exists() && self.init_not_exec_yet() {
+            Status::Created
         } else {
             Status::Running
         }

@@ -2,6 +2,7 @@
 //! dockerd call a runtime exactly as they call runc. Each subcommand parses here and calls one
 //! function of container/ (or a small file of its own here).
 
+mod cgroups;
 mod exec;
 mod list;
 mod spec;
@@ -123,6 +124,16 @@ pub enum Command {
     },
     /// Print the features berth supports, as JSON.
     Features,
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a container's resource limits (runc's flags, or --resources FILE or -).
+    Update(Box<cgroups::UpdateArgs>),
+    /// Print a container's stats and OOM kills as JSON lines (--stats: the stats once).
+    Events(cgroups::EventsArgs),
+    /// List a container's processes (the host's ps, or their pids with --format json).
+    Ps(cgroups::PsArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -167,6 +178,26 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         "no-new-privs",
         "cap",
         "ignore-paused",
+        "resources",
+        "interval",
+        "stats",
+        "memory",
+        "memory-swap",
+        "memory-reservation",
+        "kernel-memory",
+        "kernel-memory-tcp",
+        "cpu-share",
+        "cpu-shares",
+        "cpu-quota",
+        "cpu-period",
+        "cpu-rt-period",
+        "cpu-rt-runtime",
+        "cpuset-cpus",
+        "cpuset-mems",
+        "pids-limit",
+        "blkio-weight",
+        "l3-cache-schema",
+        "mem-bw-schema",
     ];
     let args: Vec<String> = args.into_iter().collect();
     // `exec ID CMD...`: CMD's arguments are the process's, never berth's flags.
@@ -251,6 +282,11 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Features => {
             println!("{:#}", crate::features::document());
         }
+        Command::Pause { id } => container::pause(root, &id)?,
+        Command::Resume { id } => container::resume(root, &id)?,
+        Command::Update(a) => cgroups::update(root, &a)?,
+        Command::Events(a) => cgroups::events(root, &a)?,
+        Command::Ps(a) => cgroups::ps(root, &a)?,
     }
     Ok(0)
 }

@@ -177,22 +177,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let hierarchies = cgroups::hierarchy::detect().map_err(cgroups::CgroupError::Detect)?;
     let cg = Cgroup::create(&hierarchies, cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
-    let has_config_rules = linux
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.devices().as_ref())
-        .is_some_and(|d| !d.is_empty());
-    if !cg.apply_device_rules(&device_rules)? {
-        // A cgroup2-only host: the device filter is an eBPF program berth does not build yet.
-        if has_config_rules {
-            return Err(config
-                .invalid(
-                    "linux.resources.devices",
-                    "this host has no cgroup v1 devices controller, and berth cannot build the cgroup v2 device filter yet",
-                )
-                .into());
-        }
-        logging::warn("no cgroup v1 devices controller: the container's device access is not restricted (cgroup v2 device filter not built yet)");
-    }
+    cg.apply_config(&config, &device_rules)?;
     plan.rootfs.cgroups = cgroup_view(&hierarchies, &cg, plan.namespaces.new_cgroup);
     // Provisional state (no init yet: "stopped"), so that if this process is killed from here
     // on, `delete` still finds the cgroup to remove.
@@ -232,8 +217,17 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
-    let forked = raw::clone3(plan.namespaces.clone_flags, true)
-        .map_err(sys_err("clone3 of the container's init"))?;
+    // On a cgroup2-only host the init starts inside its cgroup (CLONE_INTO_CGROUP); a kernel
+    // without it (before 5.7) gets the plain clone and the join below.
+    let flags = plan.namespaces.clone_flags;
+    let into = cg.clone_into_fd();
+    let cloned = raw::clone3_into_cgroup(flags, true, into.as_ref().map(|f| f.as_fd()));
+    let joined = into.is_some() && cloned.is_ok();
+    let forked = match cloned {
+        Err(_) if into.is_some() => raw::clone3(flags, true),
+        r => r,
+    }
+    .map_err(sys_err("clone3 of the container's init"))?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_end);
@@ -247,9 +241,18 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     // seeing the init go away.
     plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
-    phase(&mut t, "cloning the init");
+    phase(
+        &mut t,
+        if joined {
+            "cloning the init into its cgroup"
+        } else {
+            "cloning the init"
+        },
+    );
 
-    cg.join(pid)?;
+    if !joined {
+        cg.join(pid)?;
+    }
     phase(&mut t, "joining the cgroup");
     if let Some(adj) = plan.process.oom_score_adj {
         // Through the host's /proc, so nothing of the container's can redirect the write.

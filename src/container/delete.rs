@@ -75,10 +75,8 @@ fn stop(st: &State) {
     let pidfd = rustix::process::Pid::from_raw(st.pid)
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     // A frozen container cannot die until thawed.
-    for d in &st.cgroup.dirs {
-        if d.hierarchy == "freezer" {
-            let _ = std::fs::write(d.path.join("freezer.state"), "THAWED");
-        }
+    if st.cgroup.frozen() {
+        let _ = st.cgroup.set_frozen(false);
     }
     let _ = signal_init(st, libc::SIGKILL);
     kill_all(st, libc::SIGKILL);

@@ -78,10 +78,7 @@ pub fn signal_init(st: &State, signal: i32) -> std::io::Result<()> {
 
 /// Signals every process in the container's cgroup.
 pub fn kill_all(st: &State, signal: i32) {
-    for pid in st.cgroup.pids() {
-        // SAFETY: kill(2) with a pid from the container's cgroup; no memory is involved.
-        unsafe { libc::kill(pid, signal) };
-    }
+    st.cgroup.signal_all(signal);
 }
 
 #[cfg(test)]

@@ -1,18 +1,24 @@
 //! The container lifecycle as seen from outside: create (the parent side of the clone), start,
-//! exec, kill, delete, and the status checks between them.
+//! exec, kill, delete, and the status checks between them; pause, update, events and ps work on
+//! its cgroup.
 
 mod create;
 mod delete;
+pub mod events;
 mod exec;
 mod foreground;
 mod kill;
+mod pause;
+pub mod ps;
 mod run;
 mod start;
+pub mod update;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use exec::{exec, ExecOptions, Overrides};
 pub use kill::{kill, parse_signal};
+pub use pause::{pause, resume};
 pub use run::run;
 pub use start::start;
 

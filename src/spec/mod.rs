@@ -269,8 +269,8 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
 }
 
 /// Fields whose effect berth does not apply yet. Running without them would change what the
-/// container may do, so they are refused by name instead of silently ignored; resource limits,
-/// which only bound it, are warned about (device rules are enforced: cgroups::devices).
+/// container may do, so they are refused by name instead of silently ignored. (`linux.resources`
+/// is applied by cgroups: a limit the host cannot apply fails there, by name.)
 fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
     let spec = &c.spec;
     let linux = spec.linux().as_ref();
@@ -286,31 +286,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         {
             return not_yet("linux.uidMappings");
-        }
-        if let Some(r) = linux.resources() {
-            let set = [
-                ("memory", r.memory().is_some()),
-                ("cpu", r.cpu().is_some()),
-                ("pids", r.pids().is_some()),
-                ("blockIO", r.block_io().is_some()),
-                (
-                    "hugepageLimits",
-                    r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-                ),
-                ("network", r.network().is_some()),
-                ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
-                (
-                    "unified",
-                    r.unified().as_ref().is_some_and(|v| !v.is_empty()),
-                ),
-            ];
-            for (name, present) in set {
-                if present {
-                    logging::warn(&format!(
-                        "linux.resources.{name}: resource limits are not applied by berth yet"
-                    ));
-                }
-            }
         }
     }
     Ok(())

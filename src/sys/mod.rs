@@ -1,9 +1,10 @@
 //! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
-//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; the sealed re-exec (exe.rs) and
-//! the start of a hook program with a pidfd (spawn.rs).
+//! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; `bpf` (bpf.rs); the sealed
+//! re-exec (exe.rs) and the start of a hook program with a pidfd (spawn.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
 
+pub mod bpf;
 pub mod exe;
 pub mod spawn;
 
@@ -28,8 +29,8 @@ pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
     clone3_into_cgroup(flags, want_pidfd, None)
 }
 
-/// `clone3` as above; with `cgroup` (an fd of a cgroup2 directory) the child starts in that
-/// cgroup (CLONE_INTO_CGROUP), so it never runs a moment outside it.
+/// `clone3` as above; with `cgroup` (an fd of a cgroup v2 directory) the child starts inside that
+/// cgroup (CLONE_INTO_CGROUP, Linux 5.7), never running a moment in the caller's.
 pub fn clone3_into_cgroup(
     flags: u64,
     want_pidfd: bool,
