@@ -244,7 +244,12 @@ dock_test!(
         refused(
             d,
             "load",
-            &docker_save(&[good.clone()], Some(wrong), "bad:latest", &["sh"]),
+            &docker_save(
+                std::slice::from_ref(&good),
+                Some(wrong),
+                "bad:latest",
+                &["sh"],
+            ),
             &target,
             "a diff ID that does not match",
         );

@@ -99,7 +99,7 @@ pub fn find(store: &Store, what: &str) -> Result<Option<Image>> {
             return Ok(Some(load_with_names(
                 store,
                 &index,
-                &e.manifest.digest().to_string(),
+                e.manifest.digest().as_ref(),
             )?));
         }
     }

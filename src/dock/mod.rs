@@ -17,6 +17,8 @@ pub mod error;
 pub mod exec;
 pub mod image;
 pub mod layer;
+#[cfg(test)]
+mod layer_tests;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;

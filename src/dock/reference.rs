@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(key("localhost/app"), "localhost/app:latest");
         assert_eq!(key("reg.example:5000/a/b:c"), "reg.example:5000/a/b:c");
         assert_eq!(key("reg:5000/app"), "reg:5000/app:latest");
-        assert_eq!(key("a-b__c.d/e--f"), "a-b__c.d/e--f:latest");
+        assert_eq!(key("a-b__c/e--f.g"), "a-b__c/e--f.g:latest");
         let d = format!("sha256:{}", "0".repeat(64));
         assert_eq!(key(&format!("app@{d}")), format!("app@{d}"));
     }

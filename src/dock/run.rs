@@ -603,7 +603,6 @@ mod tests {
         );
         for bad in [
             "",
-            "rel:/c",
             "/h:c",
             "/h:/",
             "/h:/c:xx",
