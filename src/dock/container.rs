@@ -258,9 +258,8 @@ pub fn remove_cgroup_parent(cgroups_path: &str) {
 /// Tears a stopped container's run down: the runtime's state, the rootfs mount, the cgroup
 /// parent if empty. The container's own files stay (until `rm`).
 pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) {
-    if rt.state(&rec.id).is_some() {
-        let _ = rt.delete(&rec.id, true);
-    }
+    // No state check first: one runtime call either way ("does not exist" is fine).
+    let _ = rt.delete(&rec.id, true);
     let _ = rootfs::unmount(&rec.dirs(store).rootfs());
     remove_cgroup_parent(&rec.settings.cgroups_path);
 }
@@ -286,6 +285,11 @@ pub fn wait_exit(store: &Store, id: &str, timeout: Duration) -> Option<Record> {
 /// when asked (`rm -v`, `--rm`).
 pub fn remove(store: &Store, rt: &Runtime, rec: &Record, volumes: bool) -> Result<()> {
     teardown(store, rt, rec);
+    remove_files(store, rec, volumes)
+}
+
+/// `remove` for a container whose run was just torn down.
+pub fn remove_files(store: &Store, rec: &Record, volumes: bool) -> Result<()> {
     let d = rec.dirs(store);
     if rootfs::is_mounted(&d.rootfs()) {
         return Err(Error::new(format!(

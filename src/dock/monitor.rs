@@ -186,7 +186,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
     container::teardown(store, rt, rec);
     if rec.auto_remove {
-        let _ = container::remove(store, rt, rec, true);
+        let _ = container::remove_files(store, rec, true);
         return;
     }
     rec.state.status = if rec.state.started_at.is_empty() {
@@ -203,7 +203,7 @@ fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
 fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
     container::teardown(store, rt, rec);
     if rec.auto_remove {
-        let _ = container::remove(store, rt, rec, true);
+        let _ = container::remove_files(store, rec, true);
         return;
     }
     // Re-read: `stop`/`kill` may have written meanwhile; our facts win.

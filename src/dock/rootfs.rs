@@ -70,7 +70,13 @@ fn mount_legacy(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) ->
 
 /// Unmounts the container's rootfs if it is mounted.
 pub fn unmount(target: &Path) -> Result<()> {
-    match mnt::unmount(target, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW) {
+    // A plain unmount: a lazy one makes the rmdir of the mount point that follows wait
+    // (hundreds of ms here) for the detached mount to go. Lazy only if it is still busy.
+    let r = match mnt::unmount(target, UnmountFlags::NOFOLLOW) {
+        Err(Errno::BUSY) => mnt::unmount(target, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW),
+        r => r,
+    };
+    match r {
         Ok(()) | Err(Errno::INVAL) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(Error::io("unmounting", target, e)),
     }
