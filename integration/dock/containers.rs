@@ -199,7 +199,21 @@ dock_test!(detached_logs_stop_rm, [], |d: &Dock| {
         Some(1),
         "a running container is not removed without -f:\n{out}"
     );
+    // logs -f follows until the container stops.
+    let follow_out = d.scratch("follow").join("out");
+    let mut follow = d.cmd(&["logs", "-f", "bg"]);
+    follow
+        .stdout(fs::File::create(&follow_out).unwrap())
+        .stderr(std::process::Stdio::null());
+    let mut follow = follow.spawn().unwrap();
     d.dock(&["stop", "-t", "5", "bg"]).assert_ok();
+    let status = host::wait_child(&mut follow, Duration::from_secs(10), "logs -f");
+    assert!(status.success());
+    let followed = fs::read_to_string(&follow_out).unwrap();
+    assert!(
+        followed.starts_with("started\n") && followed.ends_with("got TERM\n"),
+        "{followed}"
+    );
     assert!(
         ps_status(d, "bg").starts_with("Exited (0)"),
         "{}",
@@ -485,5 +499,35 @@ dock_test!(resource_flags_reach_the_cgroup, [Resources], |d: &Dock| {
     let out = d.run(&["--rm", "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "busybox", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
     out.assert_ok();
     assert_eq!(out.stdout, "67108864\n20\n50000\n", "{out}");
+    d.assert_clean();
+});
+
+dock_test!(create_then_start, [], |d: &Dock| {
+    d.busybox();
+    let out = d.dock(&[
+        "create",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ran; exit 5",
+    ]);
+    out.assert_ok();
+    assert_eq!(ps_status(d, "later"), "Created");
+    assert!(
+        host::mounts_under(d.root()).is_empty(),
+        "a created container keeps no mount"
+    );
+    d.dock(&["start", "later"]).assert_ok();
+    host::wait_until(Duration::from_secs(10), "the container to exit", || {
+        ps_status(d, "later")
+            .starts_with("Exited (5)")
+            .then_some(())
+    });
+    assert_eq!(d.dock(&["logs", "later"]).stdout, "ran\n");
+    d.dock(&["rm", "later"]).assert_ok();
     d.assert_clean();
 });

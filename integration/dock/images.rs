@@ -262,6 +262,32 @@ dock_test!(
             &target,
             "a hostile second layer",
         );
+        // An OCI archive (dock save's) with one blob's content changed under its name.
+        let saved = d.scratch("saved").join("bb.tar");
+        d.dock(&["save", "-o", saved.to_str().unwrap(), "busybox"])
+            .assert_ok();
+        let mut tampered = tar::Builder::new(Vec::new());
+        let mut ar = tar::Archive::new(fs::File::open(&saved).unwrap());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            let mut h = e.header().clone();
+            let path = e.path().unwrap().into_owned();
+            if path.starts_with("blobs/sha256") && data.len() > 10_000 {
+                let n = data.len() - 600;
+                data[n] ^= 1;
+            }
+            h.set_size(data.len() as u64);
+            tampered.append_data(&mut h, &path, &data[..]).unwrap();
+        }
+        refused(
+            d,
+            "load",
+            &tampered.into_inner().unwrap(),
+            &target,
+            "an OCI blob that does not match its digest",
+        );
         // The store still works.
         d.run(&["--rm", "busybox", "true"]).assert_ok();
         d.assert_clean();
