@@ -531,3 +531,80 @@ dock_test!(create_then_start, [], |d: &Dock| {
     d.dock(&["rm", "later"]).assert_ok();
     d.assert_clean();
 });
+
+dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
+    d.busybox();
+    let caps = |args: &[&str]| -> (String, String) {
+        let mut a = vec!["--rm"];
+        a.extend_from_slice(args);
+        a.extend([
+            "busybox",
+            "sh",
+            "-c",
+            "grep -E '^(CapBnd|Seccomp):' /proc/self/status | awk '{print $2}'",
+        ]);
+        let out = d.run(&a);
+        out.assert_ok();
+        let v: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        (v[0].clone(), v[1].clone())
+    };
+    assert_eq!(caps(&["--cap-drop", "chown"]).0, "00000000a80425fa");
+    assert_eq!(
+        caps(&["--cap-drop", "ALL", "--cap-add", "KILL"]).0,
+        "0000000000000020"
+    );
+    // --privileged: every capability dock holds itself, and no seccomp filter.
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let ours = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
+    assert_eq!(caps(&["--privileged"]), (ours.to_string(), "0".to_string()));
+    // mount needs CAP_SYS_ADMIN and the seccomp entries Docker's profile gives with it.
+    let mount = "mkdir -p /mnt; mount -t tmpfs none /mnt && echo mounted";
+    assert_ne!(
+        d.run(&["--rm", "busybox", "sh", "-c", mount]).code(),
+        Some(0)
+    );
+    let out = d.run(&[
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        mount,
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "mounted\n");
+    let out = d.run(&[
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /x || echo refused; touch /tmp/y 2>/dev/null || echo tmp-too",
+    ]);
+    assert!(
+        out.stdout.starts_with("refused\n") && out.stderr.contains("Read-only"),
+        "{out}"
+    );
+    // -i hands the caller's stdin to the container; loopback is up in its own network namespace.
+    let mut c = d.cmd(&[
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--rm",
+        "-i",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; cat /sys/class/net/lo/flags",
+    ]);
+    c.stdin(fs::File::open(crate::dock::tarballs::write_tmp(d, "stdin", "piped in\n")).unwrap());
+    let out = d.out(c);
+    out.assert_ok();
+    assert_eq!(out.stdout, "piped in\n0x9\n", "{out}");
+    d.assert_clean();
+});

@@ -143,3 +143,10 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).expect("gzip");
     e.finish().expect("gzip")
 }
+
+/// A file with `content` in the test's scratch space.
+pub fn write_tmp(d: &super::harness::Dock, name: &str, content: &str) -> PathBuf {
+    let p = d.scratch("files").join(name);
+    std::fs::write(&p, content).expect("write scratch file");
+    p
+}

@@ -83,7 +83,7 @@ pub fn import(
     let now = crate::dock::table::rfc3339_now();
     let config = json!({
         "created": now,
-        "architecture": go_arch(),
+        "architecture": crate::dock::seccomp::docker_arch(),
         "os": "linux",
         "config": exec,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
@@ -214,15 +214,6 @@ fn apply_change(exec: &mut Value, change: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
 }
 
 /// The files of an archive, staged: path → (staged file, digest, size); symlinks resolved.
@@ -602,9 +593,10 @@ fn oci_images(staged: &Staged) -> Result<Vec<Found>> {
 }
 
 fn platform_ok(d: &Descriptor) -> bool {
-    d.platform()
-        .as_ref()
-        .is_none_or(|p| p.architecture().to_string() == go_arch() && p.os().to_string() == "linux")
+    d.platform().as_ref().is_none_or(|p| {
+        p.architecture().to_string() == crate::dock::seccomp::docker_arch()
+            && p.os().to_string() == "linux"
+    })
 }
 
 /// `dock save`: writes the images (with their names) as an archive to `out`.

@@ -313,7 +313,14 @@ pub fn main() -> ! {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+fn dispatch(mut cli: Cli) -> Result<i32> {
+    // Absolute from here on: paths go into config.json and to the monitor, which runs in /.
+    let abs =
+        |p: &std::path::Path| std::path::absolute(p).map_err(|e| Error::io("resolving", p, e));
+    cli.root = abs(&cli.root)?;
+    if let Some(r) = cli.runtime.as_mut().filter(|r| r.components().count() > 1) {
+        *r = abs(r)?;
+    }
     let store = Store::open(&cli.root)?;
     let rt = || -> Result<Runtime> {
         Ok(Runtime {

@@ -117,7 +117,10 @@ fn exec_plain(rt: &Runtime, rec: &Record, o: &Options, pfile: &std::path::Path) 
     let mut c = rt.cmd();
     c.arg("exec").arg("--process").arg(pfile);
     if o.detach {
-        c.arg("--detach");
+        // docker exec -d keeps nothing of the process's output.
+        c.arg("--detach")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
     }
     c.arg(&rec.id);
     c.stdin(if o.interactive {

@@ -27,6 +27,7 @@ pub mod reference;
 pub mod rootfs;
 pub mod run;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 pub mod store;
 pub mod table;

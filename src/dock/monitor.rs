@@ -342,6 +342,8 @@ pub fn spawn_detached(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
+            // Never pin the caller's working directory (a mount someone wants to unmount).
+            .current_dir("/")
             .spawn()
             .map_err(|e| Error::new(format!("starting the monitor: {e}")))?
     };

@@ -1,13 +1,8 @@
 //! The bundle's config.json, built as dockerd builds it: docker's default capabilities,
-//! mounts, masked and read-only paths, device rules and seccomp profile, then the image's
-//! config and the `run` flags on top.
+//! mounts, masked and read-only paths, device rules and seccomp profile (seccomp.rs, for the
+//! container's capabilities), then the image's config and the `run` flags on top.
 
 use serde_json::{json, Value};
-use std::sync::OnceLock;
-
-/// Docker's default seccomp profile in OCI form for docker's default capability set
-/// (generated from moby's profile; see integration/data/seccomp/README.md).
-const DOCKER_SECCOMP: &str = include_str!("../../integration/data/seccomp/docker-default.oci.json");
 
 /// Docker's default capabilities (moby's oci/caps/defaults.go).
 pub const DEFAULT_CAPS: &[&str] = &[
@@ -126,11 +121,28 @@ pub struct Settings {
     pub pids_limit: Option<i64>,
 }
 
+/// Every capability dock itself may hand on (its bounding set): what `--privileged` and
+/// `--cap-add ALL` mean for a daemonless engine, which can give no more than it holds.
+pub fn all_caps() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// The capability set after `--cap-add`/`--cap-drop` (docker's order: drop ALL first, then
 /// add, then drop the rest).
 pub fn capabilities(s: &Settings) -> Vec<String> {
     if s.privileged {
-        return ALL_CAPS.iter().map(|c| c.to_string()).collect();
+        return all_caps();
     }
     let mut caps: Vec<String> = if s.cap_drop.iter().any(|c| c == "ALL") {
         Vec::new()
@@ -138,7 +150,7 @@ pub fn capabilities(s: &Settings) -> Vec<String> {
         DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
     };
     if s.cap_add.iter().any(|c| c == "ALL") {
-        caps = ALL_CAPS.iter().map(|c| c.to_string()).collect();
+        caps = all_caps();
     } else {
         for c in &s.cap_add {
             if !caps.contains(c) {
@@ -148,13 +160,6 @@ pub fn capabilities(s: &Settings) -> Vec<String> {
     }
     caps.retain(|c| !s.cap_drop.contains(c) || s.cap_add.contains(c));
     caps
-}
-
-fn seccomp_profile() -> Option<&'static Value> {
-    static PROFILE: OnceLock<Option<Value>> = OnceLock::new();
-    PROFILE
-        .get_or_init(|| serde_json::from_str(DOCKER_SECCOMP).ok())
-        .as_ref()
 }
 
 fn devices(privileged: bool) -> Value {
@@ -238,8 +243,8 @@ pub fn generate(s: &Settings, rootfs: &str, etc: &[Bind]) -> Value {
     if !s.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
-        if let Some(p) = seccomp_profile() {
-            linux["seccomp"] = p.clone();
+        if let Some(p) = crate::dock::seccomp::profile(&caps) {
+            linux["seccomp"] = p;
         }
     }
     let mut user = json!({"uid": s.uid, "gid": s.gid});
