@@ -608,3 +608,35 @@ dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
     assert_eq!(out.stdout, "piped in\n0x9\n", "{out}");
     d.assert_clean();
 });
+
+dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
+    d.busybox();
+    let env =
+        crate::dock::tarballs::write_tmp(d, "env", "# a comment\nFROM_FILE=yes\n\nBOTH=file\n");
+    let env = env.to_str().unwrap();
+    let out = d.run(&[
+        "--rm",
+        "--env-file",
+        env,
+        "-e",
+        "BOTH=flag",
+        "-u",
+        "nobody",
+        "--hostname",
+        "box.example",
+        "--entrypoint",
+        "sh",
+        "busybox",
+        "-c",
+        "echo $FROM_FILE $BOTH $(id -u):$(id -g) $(hostname) $HOSTNAME",
+    ]);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "yes flag 65534:65534 box.example box.example\n",
+        "{out}"
+    );
+    // The image's CMD (sh) is replaced by the arguments; an image ENTRYPOINT stays in front.
+    let out = d.run(&["--rm", "--entrypoint", "echo", "busybox", "a", "b"]);
+    assert_eq!(out.stdout, "a b\n", "{out}");
+    d.assert_clean();
+});
