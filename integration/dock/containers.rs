@@ -7,7 +7,7 @@ use crate::host;
 use std::fs;
 use std::time::Duration;
 
-fn ps_status(d: &Dock, name: &str) -> String {
+pub fn ps_status(d: &Dock, name: &str) -> String {
     let out = d.dock(&["ps", "-a", "--format", "json"]);
     out.stdout
         .lines()
@@ -415,92 +415,6 @@ dock_test!(
         d.assert_clean();
     }
 );
-
-dock_test!(exec_runs_in_the_container, [Exec], |d: &Dock| {
-    d.busybox();
-    d.run(&[
-        "-d",
-        "--name",
-        "host",
-        "-e",
-        "FROM_RUN=1",
-        "busybox",
-        "sleep",
-        "60",
-    ])
-    .assert_ok();
-    let out = d.dock(&["exec", "host", "cat", "/etc/hostname"]);
-    out.assert_ok();
-    assert_eq!(out.stdout.trim().len(), 12, "{out}");
-    let out = d.dock(&[
-        "exec",
-        "-e",
-        "X=42",
-        "-w",
-        "/tmp",
-        "-u",
-        "nobody",
-        "host",
-        "sh",
-        "-c",
-        "echo $X $FROM_RUN $(pwd) $(id -u)",
-    ]);
-    out.assert_ok();
-    assert_eq!(out.stdout, "42 1 /tmp 65534\n", "{out}");
-    assert_eq!(
-        d.dock(&["exec", "host", "sh", "-c", "exit 4"]).code(),
-        Some(4)
-    );
-    assert_eq!(d.dock(&["exec", "host", "nosuchcommand"]).code(), Some(127));
-    assert_eq!(d.dock(&["exec", "host", "/etc/passwd"]).code(), Some(126));
-    d.dock(&["stop", "-t", "1", "host"]).assert_ok();
-    let out = d.dock(&["exec", "host", "true"]);
-    assert!(out.stderr.contains("is not running"), "{out}");
-    d.dock(&["rm", "host"]).assert_ok();
-    d.assert_clean();
-});
-
-dock_test!(
-    tty_comes_through_the_console_socket,
-    [Terminal],
-    |d: &Dock| {
-        d.busybox();
-        let out = d.run(&["--rm", "-t", "busybox", "sh", "-c", "tty; echo $TERM"]);
-        out.assert_ok();
-        assert_eq!(out.stdout.replace('\r', ""), "/dev/pts/0\nxterm\n", "{out}");
-        d.run(&["-d", "--name", "tt", "busybox", "sleep", "60"])
-            .assert_ok();
-        let out = d.dock(&["exec", "-t", "tt", "tty"]);
-        out.assert_ok();
-        assert!(out.stdout.starts_with("/dev/pts/"), "{out}");
-        d.dock(&["rm", "-f", "tt"]).assert_ok();
-        d.assert_clean();
-    }
-);
-
-dock_test!(pause_and_unpause, [Pause], |d: &Dock| {
-    d.busybox();
-    d.run(&["-d", "--name", "pp", "busybox", "sleep", "60"])
-        .assert_ok();
-    d.dock(&["pause", "pp"]).assert_ok();
-    assert!(
-        ps_status(d, "pp").ends_with("(Paused)"),
-        "{}",
-        ps_status(d, "pp")
-    );
-    d.dock(&["unpause", "pp"]).assert_ok();
-    assert!(!ps_status(d, "pp").ends_with("(Paused)"));
-    d.dock(&["rm", "-f", "pp"]).assert_ok();
-    d.assert_clean();
-});
-
-dock_test!(resource_flags_reach_the_cgroup, [Resources], |d: &Dock| {
-    d.busybox();
-    let out = d.run(&["--rm", "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "busybox", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, "67108864\n20\n50000\n", "{out}");
-    d.assert_clean();
-});
 
 dock_test!(create_then_start, [], |d: &Dock| {
     d.busybox();

@@ -8,6 +8,7 @@
 //! feature is in `BERTH_LACKS` — the one list to edit when berth gains it.
 
 mod containers;
+mod features;
 mod harness;
 mod images;
 mod tarballs;

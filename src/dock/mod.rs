@@ -16,10 +16,12 @@ pub mod digest;
 pub mod error;
 pub mod exec;
 pub mod image;
+pub mod images;
 pub mod layer;
 #[cfg(test)]
 mod layer_tests;
 pub mod lifecycle;
+pub mod load;
 pub mod logs;
 pub mod monitor;
 pub mod network;

@@ -365,7 +365,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            ALL_CAPS.len()
+            all_caps().len()
         );
         assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], true);
     }
