@@ -554,3 +554,33 @@ dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
     assert_eq!(out.stdout, "a b\n", "{out}");
     d.assert_clean();
 });
+
+dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
+    d.busybox();
+    d.run(&["-d", "--name", "rt", "busybox", "sleep", "60"])
+        .assert_ok();
+    // No --runtime now: dock must use the one the container was made with (else berth).
+    let plain = |args: &[&str]| {
+        let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
+        c.arg("--root")
+            .arg(d.root())
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        d.out(c)
+    };
+    let v: serde_json::Value = serde_json::from_str(&plain(&["inspect", "rt"]).stdout).unwrap();
+    assert_eq!(
+        v[0]["HostConfig"]["Runtime"],
+        d.runtime.display().to_string()
+    );
+    assert_eq!(v[0]["State"]["Status"], "running");
+    plain(&["stop", "-t", "1", "rt"]).assert_ok();
+    assert!(
+        ps_status(d, "rt").starts_with("Exited (137)"),
+        "{}",
+        ps_status(d, "rt")
+    );
+    plain(&["start", "rt"]).assert_ok();
+    plain(&["rm", "-f", "rt"]).assert_ok();
+    d.assert_clean();
+});

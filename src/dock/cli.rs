@@ -284,6 +284,7 @@ impl RunArgs {
             rm: self.rm,
             image: self.image,
             command: self.command,
+            runtime: PathBuf::new(),
         }
     }
 }
@@ -337,7 +338,9 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
             if a.interactive && a.tty && !detach && !std::io::stdin().is_terminal() {
                 return Err(Error::new("the input device is not a TTY"));
             }
-            let rec = run::create(&store, &a.options())?;
+            let mut o = a.options();
+            o.runtime = rt.bin.clone();
+            let rec = run::create(&store, &o)?;
             if detach {
                 monitor::spawn_detached(&store, &rt, &rec.id)?;
                 println!("{}", rec.id);
@@ -346,7 +349,9 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
             monitor::run(&store, &rt, rec, monitor::Attach::Foreground)
         }
         Cmd::Create(a) => {
-            let rec = run::create(&store, &a.options())?;
+            let mut o = a.options();
+            o.runtime = rt()?.bin;
+            let rec = run::create(&store, &o)?;
             let _ = crate::dock::rootfs::unmount(&rec.dirs(&store).rootfs());
             println!("{}", rec.id);
             Ok(0)

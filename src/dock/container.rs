@@ -27,6 +27,9 @@ pub struct Record {
     pub anon_volumes: Vec<String>,
     pub auto_remove: bool,
     pub interactive: bool,
+    /// The OCI runtime it was created with: every later command must use the same one.
+    #[serde(default)]
+    pub runtime: PathBuf,
     pub state: State,
 }
 
@@ -96,8 +99,21 @@ impl Record {
         Dirs::new(store, &self.id)
     }
 
+    /// The runtime this container was created with (`fallback` for records without one).
+    pub fn runtime(&self, fallback: &Runtime) -> Runtime {
+        Runtime {
+            bin: if self.runtime.as_os_str().is_empty() {
+                fallback.bin.clone()
+            } else {
+                self.runtime.clone()
+            },
+            root: fallback.root.clone(),
+        }
+    }
+
     /// The status to show: the record's, checked against the runtime while it claims to run.
     pub fn live_status(&self, rt: &Runtime) -> String {
+        let rt = &self.runtime(rt);
         if self.state.status != "running" {
             return self.state.status.clone();
         }
@@ -258,6 +274,7 @@ pub fn remove_cgroup_parent(cgroups_path: &str) {
 /// Tears a stopped container's run down: the runtime's state, the rootfs mount, the cgroup
 /// parent if empty. The container's own files stay (until `rm`).
 pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) {
+    let rt = &rec.runtime(rt);
     // No state check first: one runtime call either way ("does not exist" is fine).
     let _ = rt.delete(&rec.id, true);
     let _ = rootfs::unmount(&rec.dirs(store).rootfs());

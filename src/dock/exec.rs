@@ -27,6 +27,7 @@ pub struct Options {
 
 pub fn exec(store: &Store, rt: &Runtime, o: &Options) -> Result<i32> {
     let rec = container::find(store, &o.container)?;
+    let rt = &rec.runtime(rt);
     match rec.live_status(rt).as_str() {
         "running" => {}
         "paused" => {

@@ -139,6 +139,7 @@ pub fn logs(
 
 /// SIGTERM, then SIGKILL after `timeout`; returns once the exit is recorded.
 pub fn stop(store: &Store, rt: &Runtime, r: &Record, timeout: u64) -> Result<()> {
+    let rt = &r.runtime(rt);
     let live = r.live_status(rt);
     if live != "running" && live != "paused" {
         return Ok(());
@@ -182,6 +183,7 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
 
 pub fn start(store: &Store, rt: &Runtime, what: &str) -> Result<()> {
     let r = container::find(store, what)?;
+    let rt = &r.runtime(rt);
     if matches!(r.live_status(rt).as_str(), "running" | "paused") {
         return Ok(());
     }
@@ -191,6 +193,7 @@ pub fn start(store: &Store, rt: &Runtime, what: &str) -> Result<()> {
 /// `kill -s SIG`: docker takes KILL, SIGKILL or 9.
 pub fn kill(store: &Store, rt: &Runtime, what: &str, signal: &str) -> Result<()> {
     let r = container::find(store, what)?;
+    let rt = &r.runtime(rt);
     if !matches!(r.live_status(rt).as_str(), "running" | "paused") {
         return Err(Error::new(format!(
             "Cannot kill container: {what}: Container {} is not running",
@@ -209,6 +212,7 @@ pub fn kill(store: &Store, rt: &Runtime, what: &str, signal: &str) -> Result<()>
 
 pub fn rm(store: &Store, rt: &Runtime, what: &str, force: bool, volumes: bool) -> Result<()> {
     let r = container::find(store, what)?;
+    let rt = &r.runtime(rt);
     let live = r.live_status(rt);
     if live == "running" || live == "paused" {
         if !force {
@@ -228,6 +232,7 @@ pub fn rm(store: &Store, rt: &Runtime, what: &str, force: bool, volumes: bool) -
 
 pub fn pause(store: &Store, rt: &Runtime, what: &str, pause: bool) -> Result<()> {
     let r = container::find(store, what)?;
+    let rt = &r.runtime(rt);
     let live = r.live_status(rt);
     match (pause, live.as_str()) {
         (true, "running") => rt.pause(&r.id),
@@ -270,6 +275,7 @@ pub fn inspect(store: &Store, rt: &Runtime, r: &Record) -> Value {
             "Memory": s.memory.unwrap_or(0), "NanoCpus": s.cpus.map_or(0, |c| (c * 1e9) as i64), "PidsLimit": s.pids_limit,
             "CapAdd": s.cap_add, "CapDrop": s.cap_drop, "NetworkMode": if s.network_host { "host" } else { "none" },
             "CgroupParent": s.cgroups_path.rsplit_once('/').map(|p| p.0),
+            "Runtime": r.runtime(rt).bin,
         },
         "Mounts": mounts,
         "Config": {

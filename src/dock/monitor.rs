@@ -54,6 +54,7 @@ pub fn signals() -> Result<SignalFd> {
 
 /// Creates and starts the container and watches it to the end: returns its exit status.
 pub fn run(store: &Store, rt: &Runtime, mut rec: Record, attach: Attach) -> Result<i32> {
+    let rt = &rec.runtime(rt);
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| Error::new(format!("becoming a subreaper: {e}")))?;
     let sigfd = signals()?;

@@ -37,6 +37,8 @@ pub struct Options {
     pub rm: bool,
     pub image: String,
     pub command: Vec<String>,
+    /// The runtime binary the container will always be run with.
+    pub runtime: PathBuf,
 }
 
 /// A `-v` value.
@@ -331,6 +333,7 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         anon_volumes: Vec::new(),
         auto_remove: o.rm,
         interactive: o.interactive,
+        runtime: o.runtime.clone(),
         state: State {
             status: "created".into(),
             ..Default::default()
