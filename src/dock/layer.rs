@@ -218,16 +218,8 @@ impl Extractor {
                 remove_existing(&dir, name)?;
                 rfs::symlinkat(OsStr::from_bytes(&target), &dir, *name)
                     .map_err(errno("making the symlink"))?;
-                rfs::chownat(
-                    &dir,
-                    *name,
-                    Some(uid_of(uid)),
-                    Some(gid_of(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(errno("chown"))?;
-                set_xattrs_at(&dir, name, &pax.xattrs)?;
-                let _ = rfs::utimensat(&dir, *name, &timestamps(mtime), AtFlags::SYMLINK_NOFOLLOW);
+                chown_at(&dir, name, uid, gid)?;
+                finish_at(&dir, name, &pax.xattrs, mtime)?;
             }
             T::Link => {
                 let target = entry
@@ -256,14 +248,7 @@ impl Extractor {
                 remove_existing(&dir, name)?;
                 rfs::mknodat(&dir, *name, ft, mode, rfs::makedev(major, minor))
                     .map_err(errno("making the device node"))?;
-                rfs::chownat(
-                    &dir,
-                    *name,
-                    Some(uid_of(uid)),
-                    Some(gid_of(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(errno("chown"))?;
+                chown_at(&dir, name, uid, gid)?;
                 // mknod applied the umask; chmod through an O_PATH fd of the node we made.
                 let fd = rfs::openat(
                     &dir,
@@ -274,8 +259,7 @@ impl Extractor {
                 .map_err(errno("opening the node"))?;
                 let proc = format!("/proc/self/fd/{}", fd.as_raw_fd());
                 rfs::chmod(proc.as_str(), mode).map_err(errno("chmod"))?;
-                set_xattrs_at(&dir, name, &pax.xattrs)?;
-                let _ = rfs::utimensat(&dir, *name, &timestamps(mtime), AtFlags::SYMLINK_NOFOLLOW);
+                finish_at(&dir, name, &pax.xattrs, mtime)?;
             }
             // PAX/GNU long-name headers are consumed by the tar reader; nothing else has
             // a meaning in a layer.
@@ -388,6 +372,25 @@ fn finish_fd(
             Err(e) => return Err(errno(&format!("setting xattr {k}"))(e)),
         }
     }
+    Ok(())
+}
+
+/// Owner of an entry that cannot be opened for writing (a symlink, a device node).
+fn chown_at(dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> StepResult {
+    rfs::chownat(
+        dir,
+        name,
+        Some(uid_of(uid)),
+        Some(gid_of(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(errno("chown"))
+}
+
+/// xattrs and mtime of such an entry, set by name without following it.
+fn finish_at(dir: &OwnedFd, name: &OsStr, xattrs: &[(String, Vec<u8>)], mtime: u64) -> StepResult {
+    set_xattrs_at(dir, name, xattrs)?;
+    let _ = rfs::utimensat(dir, name, &timestamps(mtime), AtFlags::SYMLINK_NOFOLLOW);
     Ok(())
 }
 
