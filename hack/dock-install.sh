@@ -12,6 +12,7 @@ prefix=${PREFIX:-/usr/local}
 root=${DOCK_ROOT:-/var/lib/dock}
 bash hack/deps.sh
 cargo build --release --quiet --bin dock --bin berth
+install -d "$prefix/bin"
 install -m 0755 target/release/berth target/release/dock "$prefix/bin/"
 echo "dock-install: installed $prefix/bin/dock and $prefix/bin/berth (dock's default runtime)" >&2
 

@@ -59,7 +59,7 @@ pub fn run(store: &Store, rt: &Runtime, mut rec: Record, attach: Attach) -> Resu
         .map_err(|e| Error::new(format!("becoming a subreaper: {e}")))?;
     let sigfd = signals()?;
     let foreground = matches!(attach, Attach::Foreground);
-    let (ready, started) = match attach {
+    let (mut ready, started) = match attach {
         Attach::Detached(f) => (Some(f), start(store, rt, &mut rec, false)),
         Attach::Foreground => (None, start(store, rt, &mut rec, true)),
     };
@@ -73,6 +73,13 @@ pub fn run(store: &Store, rt: &Runtime, mut rec: Record, attach: Attach) -> Resu
             return Err(e);
         }
     };
+    // What the runtime warned about (a limit it does not apply) is the user's to know.
+    for w in runtime::warnings(&rec.dirs(store).bundle()) {
+        match ready.as_mut() {
+            Some(r) => drop(writeln!(r, "warning {w}")),
+            None => eprintln!("WARNING: {w}"),
+        }
+    }
     if let Some(mut r) = ready {
         let _ = writeln!(r, "ok");
     }
@@ -350,7 +357,14 @@ pub fn spawn_detached(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
     };
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
+        let mut out = BufReader::new(out);
+        while out.read_line(&mut line).is_ok_and(|n| n > 0) {
+            match line.trim_end().strip_prefix("warning ") {
+                Some(w) => eprintln!("WARNING: {w}"),
+                None => break,
+            }
+            line.clear();
+        }
     }
     // The monitor lives on; its exit is reaped by init once we are gone.
     std::mem::forget(child);

@@ -187,6 +187,16 @@ pub fn last_json_error(log: &str) -> Option<String> {
         .and_then(|v| v["msg"].as_str().map(str::to_string))
 }
 
+/// The runtime's warnings from a create (berth warns about what it does not apply yet).
+pub fn warnings(bundle: &Path) -> Vec<String> {
+    let log = fs::read_to_string(bundle.join("runtime.log")).unwrap_or_default();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "warning" || v["level"] == "warn")
+        .filter_map(|v| v["msg"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Docker's status for a runtime's refusal to start a process: 127 when the command is not
 /// there, 126 when it cannot be run, else 125.
 pub fn exit_code_for(msg: &str) -> i32 {
