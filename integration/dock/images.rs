@@ -293,3 +293,18 @@ dock_test!(
         d.assert_clean();
     }
 );
+
+dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
+    let raw = fs::read(crate::dock::tarballs::busybox_tar()).unwrap();
+    let zst = d.scratch("in").join("busybox.tar.zst");
+    fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    let out = d.dock(&["import", zst.to_str().unwrap(), "zbox"]);
+    out.assert_ok();
+    let run = d.run(&["--rm", "zbox", "cat", "/etc/passwd"]);
+    run.assert_ok();
+    assert!(run.stdout.starts_with("root:x:0:0"), "{run}");
+    // The diff ID is the uncompressed tar's digest, whatever the compression.
+    let v: Value = serde_json::from_str(&d.dock(&["inspect", "zbox"]).stdout).unwrap();
+    assert_eq!(v[0]["RootFS"]["diff_ids"][0], sha256(&raw));
+    d.assert_clean();
+});
