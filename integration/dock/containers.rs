@@ -584,3 +584,64 @@ dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
     plain(&["rm", "-f", "rt"]).assert_ok();
     d.assert_clean();
 });
+
+dock_test!(image_stopsignal_and_volumes, [], |d: &Dock| {
+    let tar = crate::dock::tarballs::busybox_tar().display().to_string();
+    d.dock(&[
+        "import",
+        "-c",
+        "STOPSIGNAL SIGUSR1",
+        "-c",
+        "VOLUME /data",
+        &tar,
+        "sig",
+    ])
+    .assert_ok();
+    let script = "trap 'echo got USR1; exit 0' USR1; ls -d /data; while true; do sleep 0.1; done";
+    d.run(&["-d", "--name", "sg", "sig", "sh", "-c", script])
+        .assert_ok();
+    // The image's VOLUME became an anonymous volume.
+    let vols = d.dock(&["volume", "ls", "-q"]).stdout;
+    assert_eq!(vols.lines().count(), 1, "{vols}");
+    d.dock(&["stop", "-t", "10", "sg"]).assert_ok();
+    assert!(
+        ps_status(d, "sg").starts_with("Exited (0)"),
+        "STOPSIGNAL was sent: {}",
+        ps_status(d, "sg")
+    );
+    assert_eq!(d.dock(&["logs", "sg"]).stdout, "/data\ngot USR1\n");
+    // rm keeps an anonymous volume, rm -v removes it (as docker).
+    d.dock(&["rm", "-v", "sg"]).assert_ok();
+    assert_eq!(d.dock(&["volume", "ls", "-q"]).stdout, "");
+    d.assert_clean();
+});
+
+dock_test!(container_signals_start_unblocked, [], |d: &Dock| {
+    d.busybox();
+    // dock's monitor reads signals from a signalfd: none of that may reach the container.
+    for extra in [&[][..], &["-t"][..]] {
+        if !extra.is_empty() && !d.has(crate::dock::Feature::Terminal) {
+            continue;
+        }
+        let mut args = vec!["--rm"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "busybox",
+            "grep",
+            "-E",
+            "^Sig(Blk|Ign)",
+            "/proc/self/status",
+        ]);
+        let out = d.run(&args);
+        out.assert_ok();
+        let v: Vec<u64> = out
+            .stdout
+            .lines()
+            .map(|l| u64::from_str_radix(l.split_whitespace().nth(1).unwrap_or("x"), 16).unwrap())
+            .collect();
+        assert_eq!(v[0], 0, "{args:?}: signals blocked:\n{out}");
+        // dock ignores SIGPIPE (as every Rust program); the container must not inherit that.
+        assert_eq!(v[1] & (1 << 12), 0, "{args:?}: SIGPIPE ignored:\n{out}");
+    }
+    d.assert_clean();
+});

@@ -18,6 +18,8 @@ pub struct Dock {
     root: HostDir,
     work: HostDir,
     pub runtime: PathBuf,
+    /// The berth run (features in BERTH_LACKS are missing), not the runc one.
+    berth: bool,
     /// `--cgroup-parent` of every container this test runs: `/dock-it-<pid>-<n>`.
     pub cgroup_parent: String,
 }
@@ -33,6 +35,7 @@ impl Dock {
             println!("skipping: dock tests need root");
             return None;
         }
+        let berth = matches!(which, Which::Berth);
         let runtime = match which {
             Which::Berth => {
                 if let Some(f) = features.iter().find(|f| BERTH_LACKS.contains(f)) {
@@ -61,8 +64,14 @@ impl Dock {
             root: HostDir::new(),
             work: HostDir::new(),
             runtime,
+            berth,
             cgroup_parent,
         })
+    }
+
+    /// Whether the runtime under test has a feature (for a test's optional part).
+    pub fn has(&self, f: Feature) -> bool {
+        !(self.berth && BERTH_LACKS.contains(&f))
     }
 
     pub fn root(&self) -> &Path {

@@ -18,12 +18,15 @@ pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
         let dir = crate::bundle::rootfs_template();
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("dock-busybox-{}.tar", std::process::id()));
+        let tmpdir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = tmpdir.join("dock-busybox.tar");
         let mut b = tar::Builder::new(Vec::new());
         b.follow_symlinks(false);
         b.append_dir_all(".", dir).expect("tar the busybox rootfs");
-        std::fs::write(&out, b.into_inner().expect("finish tar")).expect("write busybox tar");
+        // Made anew each run (the rootfs may change), renamed over the last one.
+        let tmp = tmpdir.join(format!("dock-busybox.tar.{}", std::process::id()));
+        std::fs::write(&tmp, b.into_inner().expect("finish tar")).expect("write busybox tar");
+        std::fs::rename(&tmp, &out).expect("rename busybox tar");
         out
     })
 }

@@ -188,6 +188,19 @@ fn apply_change(exec: &mut Value, change: &str) -> Result<()> {
         "ENTRYPOINT" => exec["Entrypoint"] = list(arg),
         "WORKDIR" => exec["WorkingDir"] = json!(arg),
         "USER" => exec["User"] = json!(arg),
+        "STOPSIGNAL" => exec["StopSignal"] = json!(arg),
+        "VOLUME" => {
+            let paths = serde_json::from_str::<Vec<String>>(arg).unwrap_or_else(|_| arg.split_whitespace().map(str::to_string).collect());
+            for p in paths {
+                if !p.starts_with('/') {
+                    return Err(Error::new(format!("--change {change:?}: a VOLUME must be an absolute path")));
+                }
+                if !exec["Volumes"].is_object() {
+                    exec["Volumes"] = json!({});
+                }
+                exec["Volumes"][p] = json!({});
+            }
+        }
         "ENV" => {
             let kv = match arg.split_once('=') {
                 Some((k, v)) => format!("{k}={v}"),
@@ -208,7 +221,7 @@ fn apply_change(exec: &mut Value, change: &str) -> Result<()> {
         }
         _ => {
             return Err(Error::new(format!(
-                "--change {change:?}: dock import supports CMD, ENTRYPOINT, ENV, USER and WORKDIR"
+                "--change {change:?}: dock import supports CMD, ENTRYPOINT, ENV, USER, WORKDIR, STOPSIGNAL and VOLUME"
             )))
         }
     }
@@ -333,6 +346,11 @@ mod tests {
         assert_eq!(v["Entrypoint"], json!(["/bin/sh", "-c", "echo"]));
         assert_eq!(v["Env"], json!(["A=1", "B=2"]));
         assert_eq!(v["WorkingDir"], json!("/w"));
+        apply_change(&mut v, "VOLUME /a /b").unwrap();
+        apply_change(&mut v, "STOPSIGNAL SIGUSR1").unwrap();
+        assert_eq!(v["Volumes"], json!({"/a": {}, "/b": {}}));
+        assert_eq!(v["StopSignal"], json!("SIGUSR1"));
+        assert!(apply_change(&mut v, "VOLUME rel").is_err());
         assert!(apply_change(&mut v, "RUN x").is_err());
     }
 }

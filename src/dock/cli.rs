@@ -114,7 +114,7 @@ enum Cmd {
     },
     /// Import a rootfs tarball (plain, gzip or zstd; - for stdin) as a one-layer image
     Import {
-        /// Dockerfile-like instructions for the image config (CMD, ENTRYPOINT, ENV, USER, WORKDIR)
+        /// Dockerfile-like instructions for the image config (CMD, ENTRYPOINT, ENV, USER, WORKDIR, STOPSIGNAL, VOLUME)
         #[arg(short, long = "change")]
         change: Vec<String>,
         file: PathBuf,

@@ -30,6 +30,9 @@ pub struct Record {
     /// The OCI runtime it was created with: every later command must use the same one.
     #[serde(default)]
     pub runtime: PathBuf,
+    /// The image's STOPSIGNAL (`stop` sends it first), "TERM" by default.
+    #[serde(default)]
+    pub stop_signal: String,
     pub state: State,
 }
 

@@ -147,7 +147,9 @@ pub fn stop(store: &Store, rt: &Runtime, r: &Record, timeout: u64) -> Result<()>
     if live == "paused" {
         let _ = rt.resume(&r.id);
     }
-    if rt.kill(&r.id, "TERM").is_ok() {
+    let sig = r.stop_signal.trim_start_matches("SIG");
+    let sig = if sig.is_empty() { "TERM" } else { sig };
+    if rt.kill(&r.id, sig).is_ok() {
         if let Some(done) = container::wait_exit(store, &r.id, Duration::from_secs(timeout)) {
             if done.state.status != "running" {
                 return Ok(());

@@ -334,6 +334,7 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         auto_remove: o.rm,
         interactive: o.interactive,
         runtime: o.runtime.clone(),
+        stop_signal: exec.stop_signal().clone().unwrap_or_default(),
         state: State {
             status: "created".into(),
             ..Default::default()

@@ -7,7 +7,9 @@
 //! API does not fit.
 
 use crate::dock::{Error, Result};
+use nix::sys::signal::SigSet;
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -56,6 +58,18 @@ impl Runtime {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root);
+        // The monitor blocks the signals it reads from a signalfd; std does not unblock them
+        // in children, and runc passes its mask on to the container (whose trap on USR1
+        // would then never fire). Clear it between fork and exec.
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe calls (sigemptyset, pthread_sigmask); it allocates nothing.
+        unsafe {
+            c.pre_exec(|| {
+                SigSet::empty()
+                    .thread_set_mask()
+                    .map_err(std::io::Error::from)
+            });
+        }
         c
     }
 
