@@ -81,6 +81,21 @@ dock_test!(load_docker_save_honours_whiteouts, [], |d: &Dock| {
     ]);
     run.assert_ok();
     assert_eq!(run.stdout, "keep.txt\nnew.txt\n--\n.\n..\nfresh\n", "{run}");
+    // A new volume over /data starts with the image's /data (docker's copy-up)...
+    let out = d.run(&[
+        "--rm",
+        "-v",
+        "fresh:/data",
+        "wh",
+        "sh",
+        "-c",
+        "ls /data; echo more > /data/mine",
+    ]);
+    assert_eq!(out.stdout, "keep.txt\nnew.txt\n", "{out}");
+    // ...once: a volume with content is mounted as it is.
+    let out = d.run(&["--rm", "-v", "fresh:/data", "wh", "ls", "/data"]);
+    assert_eq!(out.stdout, "keep.txt\nmine\nnew.txt\n", "{out}");
+    d.dock(&["volume", "rm", "fresh"]).assert_ok();
     // Three layers unpacked once each.
     assert_eq!(fs::read_dir(d.root().join("layers")).unwrap().count(), 3);
     d.assert_clean();

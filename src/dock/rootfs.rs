@@ -12,7 +12,7 @@ use rustix::mount::{
 };
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Mounts the overlay at `target`: `lowers` top-most first.
@@ -151,6 +151,44 @@ pub fn make_dirs_in_root(rootfs: &Path, path: &str) -> Result<()> {
                 ))
             }
         }
+    }
+    Ok(())
+}
+
+/// docker's copy-up: an empty volume mounted over a directory of the image starts with a
+/// copy of that directory (owners, modes, links and xattrs kept, by `cp -a`).
+pub fn copy_up(rootfs: &Path, dest: &str, volume_data: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(volume_data).is_ok_and(|mut d| d.next().is_none());
+    if !empty {
+        return Ok(());
+    }
+    let root = File::open(rootfs).ctx("opening", rootfs)?;
+    let dir = match open_in_root(&root, dest, OFlags::PATH | OFlags::DIRECTORY) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(()),
+        Err(e) => return Err(Error::io("the volume's mount point", Path::new(dest), e)),
+    };
+    // Where it really is, its symlinks resolved inside the rootfs.
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+        .ctx("resolving", Path::new(dest))?;
+    if !real.starts_with(rootfs) {
+        return Err(Error::new(format!(
+            "{dest}: resolves outside the container's rootfs"
+        )));
+    }
+    let out = std::process::Command::new("cp")
+        .arg("-a")
+        .arg("--")
+        .arg(real.join("."))
+        .arg(volume_data)
+        .output()
+        .map_err(|e| Error::new(format!("copying {dest} into its volume: {e}")))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::new(format!(
+            "copying {dest} into its volume: {}",
+            msg.trim()
+        )));
     }
     Ok(())
 }

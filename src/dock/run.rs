@@ -437,6 +437,15 @@ fn populate(
     }
     rootfs::mount_overlay(&rec.lowers, &dirs.upper(), &dirs.work(), &dirs.rootfs())?;
     let rootfs_dir = dirs.rootfs();
+    for b in &binds {
+        if rec
+            .volumes
+            .iter()
+            .any(|v| Path::new(&b.source) == volume::data_dir(store, v))
+        {
+            rootfs::copy_up(&rootfs_dir, &b.destination, Path::new(&b.source))?;
+        }
+    }
     let hostname = match (&o.hostname, network_host) {
         (Some(h), _) => h.clone(),
         (None, true) => rustix::system::uname()
