@@ -37,10 +37,20 @@ ms() {
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
-# median ms of $runs runs (after one warm-up)
-median() {
-	"$@" >/dev/null 2>&1 || { echo "dock-bench: failed: $*" >&2; "$@"; exit 1; }
-	for _ in $(seq "$runs"); do ms "$@"; done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# Medians of $runs runs of several commands, interleaved (run 1 of each, then run 2 of each...)
+# so that the machine's load falls on all of them alike. Commands are given as strings.
+medians() {
+	local cmd i
+	for cmd in "$@"; do eval "$cmd" >/dev/null 2>&1 || { echo "dock-bench: failed: $cmd" >&2; eval "$cmd"; exit 1; }; done
+	for i in $(seq "$runs"); do
+		for cmd in "$@"; do
+			# shellcheck disable=SC2086
+			echo "$cmd	$(eval ms $cmd)"
+		done
+	done | awk -F'\t' '{v[$1] = v[$1] " " $2} END {for (c in v) print c "\t" v[c]}' |
+		while IFS=$'\t' read -r c vals; do
+			echo "$c	$(echo $vals | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+		done
 }
 
 d=(--root "$work/dock")
@@ -49,23 +59,37 @@ echo "dock save:         $(ms "$dock" "${d[@]}" save -o "$work/busybox-save.tar"
 "$dock" "${d[@]}" rmi busybox >/dev/null
 echo "dock load:         $(ms "$dock" "${d[@]}" load -i "$work/busybox-save.tar") ms"
 
-dock_runc=$(median "$dock" "${d[@]}" --runtime "$runc" run --rm busybox true)
-dock_berth=$(median "$dock" "${d[@]}" --runtime "$berth" run --rm busybox true)
-echo "dock run --rm (runc):   median ${dock_runc} ms over $runs runs"
-echo "dock run --rm (berth):  median ${dock_berth} ms over $runs runs"
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+dock_runc_cmd="$dock --root $work/dock --runtime $runc run --rm busybox true"
+dock_berth_cmd="$dock --root $work/dock --runtime $berth run --rm busybox true"
+cmds=("$dock_runc_cmd" "$dock_berth_cmd")
+podman_cmd=""
 if command -v podman >/dev/null; then
 	podman "${podman_args[@]}" load -i "$work/busybox-save.tar" >/dev/null 2>&1
 	# podman's default RLIMIT_NOFILE (1048576) is above this sandbox's hard limit.
-	p=$(median podman "${podman_args[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox true)
+	podman_cmd="podman ${podman_args[*]} run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 busybox true"
+	cmds+=("$podman_cmd")
+fi
+docker_cmd=""
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+	docker load -i "$work/busybox-save.tar" >/dev/null
+	docker_cmd="docker run --rm --network none busybox true"
+	cmds+=("$docker_cmd")
+fi
+
+results=$(medians "${cmds[@]}")
+med() { printf '%s\n' "$results" | awk -F'\t' -v c="$1" '$1 == c {print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+dock_runc=$(med "$dock_runc_cmd")
+echo "dock run --rm (runc):   median ${dock_runc} ms over $runs runs"
+echo "dock run --rm (berth):  median $(med "$dock_berth_cmd") ms over $runs runs"
+if [ -n "$podman_cmd" ]; then
+	p=$(med "$podman_cmd")
 	echo "podman run --rm (runc): median ${p} ms  → dock/podman = $(ratio "$dock_runc" "$p") (goal ≤ 0.5)"
 else
 	echo "podman: not installed, skipped"
 fi
-if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-	docker load -i "$work/busybox-save.tar" >/dev/null
-	k=$(median docker run --rm --network none busybox true)
+if [ -n "$docker_cmd" ]; then
+	k=$(med "$docker_cmd")
 	echo "docker run --rm:        median ${k} ms  → dock/docker = $(ratio "$dock_runc" "$k")"
 	docker rmi busybox >/dev/null 2>&1 || true
 else

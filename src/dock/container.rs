@@ -277,10 +277,26 @@ pub fn remove_cgroup_parent(cgroups_path: &str) {
 /// Tears a stopped container's run down: the runtime's state, the rootfs mount, the cgroup
 /// parent if empty. The container's own files stay (until `rm`).
 pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) {
+    teardown_and(store, rt, rec, || {});
+}
+
+/// `teardown`, doing `meanwhile` (removing the container's files, for --rm) while the
+/// runtime deletes its state: the runtime call is most of a teardown's time.
+pub fn teardown_and(store: &Store, rt: &Runtime, rec: &Record, meanwhile: impl FnOnce()) {
     let rt = &rec.runtime(rt);
     // No state check first: one runtime call either way ("does not exist" is fine).
-    let _ = rt.delete(&rec.id, true);
+    let delete = rt
+        .cmd()
+        .args(["delete", "--force", &rec.id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
     let _ = rootfs::unmount(&rec.dirs(store).rootfs());
+    meanwhile();
+    if let Ok(mut child) = delete {
+        let _ = child.wait();
+    }
     remove_cgroup_parent(&rec.settings.cgroups_path);
 }
 

@@ -192,11 +192,13 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// The run failed before the container ran: undo it, keep the error on the record.
 fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
-    container::teardown(store, rt, rec);
     if rec.auto_remove {
-        let _ = container::remove_files(store, rec, true);
+        container::teardown_and(store, rt, rec, || {
+            drop(container::remove_files(store, rec, true))
+        });
         return;
     }
+    container::teardown(store, rt, rec);
     rec.state.status = if rec.state.started_at.is_empty() {
         "created".into()
     } else {
@@ -209,11 +211,13 @@ fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
 
 /// The container exited with `code`: tear the run down, record it, honour --rm.
 fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
-    container::teardown(store, rt, rec);
     if rec.auto_remove {
-        let _ = container::remove_files(store, rec, true);
+        container::teardown_and(store, rt, rec, || {
+            drop(container::remove_files(store, rec, true))
+        });
         return;
     }
+    container::teardown(store, rt, rec);
     // Re-read: `stop`/`kill` may have written meanwhile; our facts win.
     if let Ok(r) = Record::load(store, &rec.id) {
         *rec = r;

@@ -161,14 +161,6 @@ impl Runtime {
         self.call(&["kill", id, signal]).map(drop)
     }
 
-    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
-        if force {
-            self.call(&["delete", "--force", id]).map(drop)
-        } else {
-            self.call(&["delete", id]).map(drop)
-        }
-    }
-
     pub fn pause(&self, id: &str) -> Result<()> {
         self.call(&["pause", id]).map(drop)
     }
