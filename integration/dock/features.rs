@@ -94,3 +94,29 @@ dock_test!(resource_flags_reach_the_cgroup, [Resources], |d: &Dock| {
     assert_eq!(out.stdout, "67108864\n20\n50000\n", "{out}");
     d.assert_clean();
 });
+
+dock_test!(interactive_terminal_with_it, [Terminal], |d: &Dock| {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|d| d.join("script").exists()) {
+        println!("skipping: no script(1) (util-linux) to give dock a terminal");
+        return;
+    }
+    d.busybox();
+    // script(1) gives dock a terminal as stdin/stdout; the commands wait in it for the shell.
+    let input = crate::dock::tarballs::write_tmp(d, "typed", "echo in-$((6*7)); tty\nexit 7\n");
+    let line = format!(
+        "{} --root {} --runtime {} run -it --rm --cgroup-parent {} busybox sh",
+        crate::dock::harness::dock_bin().display(),
+        d.root().display(),
+        d.runtime.display(),
+        d.cgroup_parent
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .stdin(std::fs::File::open(input).unwrap());
+    let out = d.out(c);
+    assert_eq!(out.code(), Some(7), "the shell's exit status:\n{out}");
+    let text = out.stdout.replace('\r', "");
+    assert!(text.contains("\nin-42\n/dev/pts/0\n"), "{out}");
+    d.assert_clean();
+});
