@@ -552,6 +552,24 @@ dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
     // The image's CMD (sh) is replaced by the arguments; an image ENTRYPOINT stays in front.
     let out = d.run(&["--rm", "--entrypoint", "echo", "busybox", "a", "b"]);
     assert_eq!(out.stdout, "a b\n", "{out}");
+    // --network host: the host's network namespace, and its hostname by default.
+    let out = d.run(&[
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; ls /sys/class/net",
+    ]);
+    out.assert_ok();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut ours: Vec<String> = fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    ours.sort();
+    assert_eq!(out.stdout, format!("{host}{}\n", ours.join("\n")), "{out}");
     d.assert_clean();
 });
 
