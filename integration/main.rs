@@ -5,7 +5,8 @@
 //! is the berth binary, or `$BERTH_TEST_RUNTIME` (e.g. `/usr/sbin/runc`) to check the tests
 //! themselves against another runtime. Tests marked "berth-specific" are skipped then, unless
 //! `BERTH_TEST_FORCE_SPECIFIC=1`. compare.rs runs berth next to runc (`$BERTH_TEST_RUNC`,
-//! default /usr/sbin/runc) and is skipped when `$BERTH_TEST_RUNTIME` is set.
+//! default /usr/sbin/runc) and is skipped when `$BERTH_TEST_RUNTIME` is set. dock/ drives the
+//! dock front end on berth and on runc (`$DOCK_TEST_RUNTIME`, `$DOCK_TEST_RUNC`).
 
 #[macro_use]
 mod common;
@@ -14,6 +15,7 @@ mod berth_cli;
 mod bundle;
 mod cgroups;
 mod compare;
+mod dock;
 mod engine_calls;
 mod exec;
 mod fds;

@@ -1,0 +1,348 @@
+//! Containers as dock keeps them: a record (ROOT/containers/<id>/container.json), their
+//! directories, lookup by name, ID or ID prefix, their live status, and their removal.
+
+use crate::dock::error::IoContext;
+use crate::dock::runtime::Runtime;
+use crate::dock::spec::Settings;
+use crate::dock::store::{self, Store};
+use crate::dock::{rootfs, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it, and its ID.
+    pub image: String,
+    pub image_id: String,
+    pub created: String,
+    pub settings: Settings,
+    /// Layer directories, top-most first.
+    pub lowers: Vec<PathBuf>,
+    /// Named volumes this container mounts (an anonymous one is named by 64 hex digits).
+    pub volumes: Vec<String>,
+    pub anon_volumes: Vec<String>,
+    pub auto_remove: bool,
+    pub interactive: bool,
+    /// The OCI runtime it was created with: every later command must use the same one.
+    #[serde(default)]
+    pub runtime: PathBuf,
+    /// The image's STOPSIGNAL (`stop` sends it first), "TERM" by default.
+    #[serde(default)]
+    pub stop_signal: String,
+    pub state: State,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// created, running, exited (paused is asked of the runtime).
+    pub status: String,
+    pub pid: i32,
+    pub monitor_pid: i32,
+    pub started_at: String,
+    pub finished_at: String,
+    pub exit_code: i32,
+    pub error: String,
+}
+
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Paths of one container.
+pub struct Dirs {
+    pub dir: PathBuf,
+}
+
+impl Dirs {
+    pub fn new(store: &Store, id: &str) -> Dirs {
+        Dirs {
+            dir: store.containers().join(id),
+        }
+    }
+    pub fn record(&self) -> PathBuf {
+        self.dir.join("container.json")
+    }
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("bundle/rootfs")
+    }
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("container.log")
+    }
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("pid")
+    }
+}
+
+impl Record {
+    pub fn load(store: &Store, id: &str) -> Result<Record> {
+        let p = Dirs::new(store, id).record();
+        let text = fs::read(&p).ctx("reading", &p)?;
+        serde_json::from_slice(&text).ctx("parsing", &p)
+    }
+
+    pub fn save(&self, store: &Store) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::new(e.to_string()))?;
+        store::write_atomic(&Dirs::new(store, &self.id).record(), &text)
+    }
+
+    pub fn dirs(&self, store: &Store) -> Dirs {
+        Dirs::new(store, &self.id)
+    }
+
+    /// The runtime this container was created with (`fallback` for records without one).
+    pub fn runtime(&self, fallback: &Runtime) -> Runtime {
+        Runtime {
+            bin: if self.runtime.as_os_str().is_empty() {
+                fallback.bin.clone()
+            } else {
+                self.runtime.clone()
+            },
+            root: fallback.root.clone(),
+        }
+    }
+
+    /// The status to show: the record's, checked against the runtime while it claims to run.
+    pub fn live_status(&self, rt: &Runtime) -> String {
+        let rt = &self.runtime(rt);
+        if self.state.status != "running" {
+            return self.state.status.clone();
+        }
+        match rt.state(&self.id) {
+            Some(s) if s.status == "paused" => "paused".into(),
+            Some(s) if s.status == "running" || s.status == "created" => "running".into(),
+            // The monitor records the exit; until it has, the container is on its way out.
+            _ if monitor_alive(self.state.monitor_pid) => "running".into(),
+            _ => "exited".into(),
+        }
+    }
+}
+
+pub fn monitor_alive(pid: i32) -> bool {
+    pid > 0
+        && rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).expect("pid > 0"))
+            .is_ok()
+        && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    })
+}
+
+/// Every container record (unreadable ones are skipped).
+pub fn list(store: &Store) -> Result<Vec<Record>> {
+    let dir = store.containers();
+    let mut out = Vec::new();
+    for e in fs::read_dir(&dir).ctx("reading", &dir)?.flatten() {
+        if let Ok(r) = Record::load(store, &e.file_name().to_string_lossy()) {
+            out.push(r);
+        }
+    }
+    out.sort_by(|a, b| b.created.cmp(&a.created));
+    Ok(out)
+}
+
+/// A container by full ID, name, or unique ID prefix.
+pub fn find(store: &Store, what: &str) -> Result<Record> {
+    let what = what.trim_start_matches('/');
+    let all = list(store)?;
+    if let Some(r) = all.iter().find(|r| r.id == what || r.name == what) {
+        return Ok(r.clone());
+    }
+    let hits: Vec<&Record> = all
+        .iter()
+        .filter(|r| !what.is_empty() && r.id.starts_with(what))
+        .collect();
+    match hits.len() {
+        1 => Ok(hits[0].clone()),
+        0 => Err(Error::new(format!("No such container: {what}"))),
+        _ => Err(Error::new(format!(
+            "Multiple IDs found with provided prefix: {what}"
+        ))),
+    }
+}
+
+/// docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut c = name.chars();
+    name.len() >= 2
+        && c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && c.all(|x| x.is_ascii_alphanumeric() || "_.-".contains(x))
+}
+
+/// A fresh docker-like name: adjective_scientist.
+pub fn generate_name(taken: &[String]) -> String {
+    const ADJ: &[&str] = &[
+        "admiring",
+        "brave",
+        "calm",
+        "dazzling",
+        "eager",
+        "festive",
+        "gallant",
+        "happy",
+        "jolly",
+        "keen",
+        "lucid",
+        "modest",
+        "nifty",
+        "optimistic",
+        "quirky",
+        "relaxed",
+        "serene",
+        "tender",
+        "upbeat",
+        "vibrant",
+        "wizardly",
+        "youthful",
+        "zealous",
+    ];
+    const NAMES: &[&str] = &[
+        "archimedes",
+        "babbage",
+        "curie",
+        "darwin",
+        "euler",
+        "fermat",
+        "galileo",
+        "hopper",
+        "hypatia",
+        "kepler",
+        "lovelace",
+        "meitner",
+        "newton",
+        "noether",
+        "pascal",
+        "ritchie",
+        "shannon",
+        "tesla",
+        "turing",
+        "wozniak",
+    ];
+    loop {
+        let r = store::random_hex(4);
+        let n = u32::from_str_radix(&r, 16).unwrap_or(0) as usize;
+        let name = format!(
+            "{}_{}",
+            ADJ[n % ADJ.len()],
+            NAMES[(n / ADJ.len()) % NAMES.len()]
+        );
+        if !taken.contains(&name) {
+            return name;
+        }
+    }
+}
+
+/// Removes the cgroup parent dock made (e.g. /dock) once no container is left in it, in
+/// every hierarchy it exists in. Never touches anything but that parent.
+pub fn remove_cgroup_parent(cgroups_path: &str) {
+    let Some((parent, _)) = cgroups_path.rsplit_once('/') else {
+        return;
+    };
+    if parent.is_empty() || !parent.starts_with('/') || parent.split('/').any(|c| c == "..") {
+        return;
+    }
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for l in info.lines() {
+        let fields: Vec<&str> = l.split(' ').collect();
+        let fstype = fields
+            .iter()
+            .position(|f| *f == "-")
+            .and_then(|i| fields.get(i + 1));
+        if matches!(fstype, Some(&"cgroup") | Some(&"cgroup2")) {
+            if let Some(mp) = fields.get(4) {
+                let _ = fs::remove_dir(format!("{mp}{parent}"));
+            }
+        }
+    }
+}
+
+/// Tears a stopped container's run down: the runtime's state, the rootfs mount, the cgroup
+/// parent if empty. The container's own files stay (until `rm`).
+pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) {
+    teardown_and(store, rt, rec, || {});
+}
+
+/// `teardown`, doing `meanwhile` (removing the container's files, for --rm) while the
+/// runtime deletes its state: the runtime call is most of a teardown's time.
+pub fn teardown_and(store: &Store, rt: &Runtime, rec: &Record, meanwhile: impl FnOnce()) {
+    let rt = &rec.runtime(rt);
+    // No state check first: one runtime call either way ("does not exist" is fine).
+    let delete = rt
+        .cmd()
+        .args(["delete", "--force", &rec.id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let _ = rootfs::unmount(&rec.dirs(store).rootfs());
+    meanwhile();
+    if let Ok(mut child) = delete {
+        let _ = child.wait();
+    }
+    remove_cgroup_parent(&rec.settings.cgroups_path);
+}
+
+/// Waits until the container's monitor has recorded its exit (or `timeout` passes).
+pub fn wait_exit(store: &Store, id: &str, timeout: Duration) -> Option<Record> {
+    let end = Instant::now() + timeout;
+    loop {
+        match Record::load(store, id) {
+            Ok(r) if r.state.status != "running" => return Some(r),
+            Ok(r) if !monitor_alive(r.state.monitor_pid) => return Some(r),
+            Err(_) => return None, // removed (--rm)
+            Ok(_) => {}
+        }
+        if Instant::now() >= end {
+            return Record::load(store, id).ok();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Removes a container that is not running: its directories, and its anonymous volumes
+/// when asked (`rm -v`, `--rm`).
+pub fn remove(store: &Store, rt: &Runtime, rec: &Record, volumes: bool) -> Result<()> {
+    teardown(store, rt, rec);
+    remove_files(store, rec, volumes)
+}
+
+/// `remove` for a container whose run was just torn down.
+pub fn remove_files(store: &Store, rec: &Record, volumes: bool) -> Result<()> {
+    let d = rec.dirs(store);
+    if rootfs::is_mounted(&d.rootfs()) {
+        return Err(Error::new(format!(
+            "container {}: its rootfs is still mounted at {}",
+            short(&rec.id),
+            d.rootfs().display()
+        )));
+    }
+    fs::remove_dir_all(&d.dir).ctx("removing", &d.dir)?;
+    if volumes {
+        for v in &rec.anon_volumes {
+            let _ = crate::dock::volume::remove(store, v, true);
+        }
+    }
+    Ok(())
+}
+
+pub fn ensure_dir(p: &Path) -> Result<()> {
+    fs::create_dir_all(p).ctx("creating", p)
+}
