@@ -287,3 +287,23 @@ fn a_namespace_path_of_another_type_fails() {
     assert_eq!(c.output(), "", "{out}");
     c.assert_no_leftovers();
 }
+
+/// A new network namespace gets its loopback up, as under runc: 127.0.0.1 answers.
+#[test]
+fn a_new_network_namespace_has_loopback_up() {
+    need_root!();
+    // IFF_UP (0x1) | IFF_LOOPBACK (0x8); the kernel adds RUNNING (carrier) once it is up.
+    let c = Container::new(Bundle::new().args(&[
+        "sh",
+        "-c",
+        "cat /sys/class/net/lo/flags; ls /sys/class/net",
+    ]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    let mut lines = out.stdout.lines();
+    let flags = lines.next().unwrap_or_default();
+    let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("flags");
+    assert_eq!(flags & 0x9, 0x9, "lo is not up: {out}");
+    assert_eq!(lines.collect::<Vec<_>>(), ["lo"], "{out}");
+    c.assert_no_leftovers();
+}

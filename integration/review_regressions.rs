@@ -334,12 +334,11 @@ fn run_survives_signal_33() {
 #[test]
 fn rshared_volume_propagates_both_ways() {
     need_root!();
-    let c = Container::new(Bundle::new().args(&["true"]));
-    let vol = c.bundle.path().join("vol");
     let mut b = Bundle::new()
         .set("/linux/rootfsPropagation", json!("rshared"))
         .args(&["sh", "-c", "mount -t tmpfs inner /vol/sub && echo mounted"]);
-    drop(c);
+    // Inside the bundle's own directory, so it goes with the bundle.
+    let vol = b.path().join("vol");
     let caps = json!(["CAP_SYS_ADMIN"]);
     b = b
         .set("/process/capabilities/bounding", caps.clone())

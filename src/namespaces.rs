@@ -110,6 +110,13 @@ fn open_namespace(path: &PathBuf, typ: LinuxNamespaceType) -> Result<OwnedFd, St
     Ok(f.into())
 }
 
+/// A new network namespace starts with its loopback down; runc brings it up (its spec
+/// conversion gives every new network namespace a loopback interface), and programs expect
+/// 127.0.0.1 to answer.
+pub fn loopback_up() -> Result<(), String> {
+    crate::sys::link_up(c"lo").map_err(|e| format!("bringing up the loopback interface: {e}"))
+}
+
 /// setns into each namespace of `joins`.
 pub fn join(joins: &[Join]) -> Result<(), String> {
     for j in joins {

@@ -24,7 +24,6 @@ pub mod lifecycle;
 pub mod load;
 pub mod logs;
 pub mod monitor;
-pub mod network;
 pub mod reference;
 pub mod rootfs;
 pub mod run;

@@ -9,7 +9,7 @@ use crate::dock::container::{self, Record};
 use crate::dock::error::{IoContext, EXIT_DOCK};
 use crate::dock::runtime::{self, Runtime};
 use crate::dock::store::Store;
-use crate::dock::{logs, network, rootfs, table, Error, Result};
+use crate::dock::{logs, rootfs, table, Error, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -151,9 +151,6 @@ fn start(store: &Store, rt: &Runtime, rec: &mut Record, foreground: bool) -> Res
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| Error::new("the runtime wrote no pid file"))?;
     rec.state.pid = pid;
-    if !rec.settings.network_host {
-        network::loopback_up(pid)?;
-    }
     let mut raw = None;
     let master = match &console {
         Some(c) => {

@@ -163,6 +163,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     rustix::process::umask(rustix::fs::Mode::empty());
 
     namespaces::join(&plan.namespaces.join_in_init).map_err(StepError::msg)?;
+    if plan.namespaces.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+        namespaces::loopback_up().map_err(StepError::msg)?;
+    }
     if plan.namespaces.new_cgroup {
         namespaces::unshare_cgroup().map_err(StepError::msg)?;
     }
