@@ -20,3 +20,4 @@ mod process;
 mod review_regressions;
 mod rootfs;
 mod seccomp;
+mod userns;

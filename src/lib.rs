@@ -21,3 +21,4 @@ pub mod spec;
 pub mod state;
 pub mod sys;
 pub mod sysctl;
+pub mod userns;

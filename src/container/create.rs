@@ -16,8 +16,10 @@ use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::rootfs::shared::SharedRoot;
 use crate::state::{self, State, StateDir};
-use crate::sys::{self as raw, Forked};
-use crate::{logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl};
+use crate::sys::Forked;
+use crate::{
+    logging, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl, userns,
+};
 
 pub struct CreateOptions<'a> {
     pub root: &'a Path,
@@ -111,7 +113,12 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             .and_then(|l| l.seccomp().as_ref())
             .map(|s| seccomp::plan(&config, s))
             .transpose()?,
+        userns: None,
     };
+    plan.userns = userns::Plan::from_config(&config, &mut plan.namespaces)?;
+    if let Some(u) = &plan.userns {
+        u.adjust_mounts(&mut plan.rootfs.mounts);
+    }
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
         // them the process cannot start, and the failure could not even be reported.
@@ -155,6 +162,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let hierarchies = cgroups::hierarchy::detect().map_err(cgroups::CgroupError::Detect)?;
     let cg = Cgroup::create(&hierarchies, cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
+    if let Some(u) = &plan.userns {
+        u.delegate_cgroup(&hierarchies, &cg)?;
+    }
     let has_config_rules = linux
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().as_ref())
@@ -196,8 +206,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
-    let forked = raw::clone3(plan.namespaces.clone_flags, true)
-        .map_err(sys_err("clone3 of the container's init"))?;
+    // A user namespace joined by path comes first (see userns::clone_init).
+    let forked = userns::clone_init(&mut plan.namespaces).map_err(Error::Init)?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_end);
@@ -208,6 +218,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     drop(init_end);
     drop(listener);
     cleanup.child = Some((pid, pidfd));
+    if let Some(u) = &plan.userns {
+        u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;
+    }
     phase(&mut t, "cloning the init");
 
     cg.join(pid)?;

@@ -15,7 +15,7 @@ use rustix::net::{RecvFlags, SendFlags};
 
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::process::{self, capabilities, rlimits, user};
-use crate::{namespaces, rootfs, seccomp, sys, sysctl};
+use crate::{namespaces, rootfs, seccomp, sys, sysctl, userns};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,8 @@ pub struct Plan {
     pub new_keyring: bool,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<seccomp::Program>,
+    /// A user namespace (new or joined), with its mappings.
+    pub userns: Option<userns::Plan>,
 }
 
 impl Plan {
@@ -141,6 +143,10 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         _ => return Ok(None),
     }
     let mut t = Timings::new();
+    // The parent wrote the maps before Go: from here on the init is the container's root.
+    if let Some(u) = &plan.userns {
+        userns::become_root(u)?;
+    }
     // Not dumpable until exec: no process of the container may ptrace or open this one's
     // /proc files while it holds the runtime's state (exec resets it).
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)

@@ -219,6 +219,7 @@ pub fn apply(
     match &m.kind {
         Kind::Bind { source, recursive } => {
             let is_dir = std::fs::metadata(source)
+                .map_err(|e| crate::userns::explain_access(e, source))
                 .step(|| format!("bind mount source {}", source.display()))?
                 .is_dir();
             let target = if is_dir {
@@ -230,14 +231,27 @@ pub fn apply(
             let tree = bind_tree(source, *recursive)
                 .step(|| format!("bind mount {} on {dest}", source.display()))?;
             attach(tree.as_fd(), target.as_fd(), &m.options)
+                .map_err(|e| crate::userns::explain_locked(e, source, &m.options))
                 .step(|| format!("bind mount {} on {dest}", source.display()))
         }
         Kind::Fs { fstype, source } => {
             let target = resolve::mkdir_all(root, &m.destination)
                 .step(|| format!("creating mount point {dest}"))?;
-            let mnt =
-                new_fs(fstype, source, &m.options).step(|| format!("mount {fstype} on {dest}"))?;
-            attach(mnt.as_fd(), target.as_fd(), &m.options)
+            let mut options = std::borrow::Cow::Borrowed(&m.options);
+            let mnt = match new_fs(fstype, source, &m.options) {
+                // In a user namespace that does not own the matching namespace (see userns).
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    crate::userns::host_instance(fstype, e).and_then(|host| {
+                        // The host's mounts below come along, and get the flags too.
+                        let o = options.to_mut();
+                        o.rec_set |= o.set;
+                        bind_tree(host, true)
+                    })
+                }
+                r => r,
+            }
+            .step(|| format!("mount {fstype} on {dest}"))?;
+            attach(mnt.as_fd(), target.as_fd(), &options)
                 .step(|| format!("mount {fstype} on {dest}"))
         }
         Kind::Cgroup => super::cgroupfs::mount(root, m, cgroups),

@@ -226,12 +226,6 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
             ));
         }
         seen.push(ns.typ());
-        if ns.typ() == LinuxNamespaceType::User {
-            return Err(c.invalid(
-                format!("linux.namespaces[{i}]"),
-                "user namespaces are not supported by berth yet",
-            ));
-        }
     }
     // A uts namespace joined by path gets the name, as under runc; only the runtime's own
     // (none listed) is refused.
@@ -293,17 +287,17 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
             return not_yet("hooks");
         }
     }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return not_yet(&format!("mounts[{i}].uidMappings (idmapped mounts)"));
+        }
+    }
     if let Some(linux) = linux {
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");
         }
         if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()) {
             return not_yet("linux.timeOffsets");
-        }
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        {
-            return not_yet("linux.uidMappings");
         }
         if linux.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
             return lsm("linux.mountLabel", "SELinux", selinux_enabled());

@@ -23,6 +23,17 @@ pub enum Forked {
 /// held by another thread. glibc's cached thread id is stale in the child, so the child must use
 /// raw per-thread syscalls for credentials (rustix `set_thread_*`), never glibc's set*id.
 pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
+    clone3_with(flags, want_pidfd, libc::SIGCHLD as u64)
+}
+
+/// `clone3` with CLONE_PARENT: the new process is a sibling of the caller, a child of the
+/// caller's parent (which must wait for it), and signals it with the caller's exit signal.
+pub fn clone3_sibling(flags: u64) -> io::Result<Forked> {
+    // The kernel refuses an exit signal with CLONE_PARENT: the caller's own is used.
+    clone3_with(flags | libc::CLONE_PARENT as u64, false, 0)
+}
+
+fn clone3_with(flags: u64, want_pidfd: bool, exit_signal: u64) -> io::Result<Forked> {
     let mut pidfd: RawFd = -1;
     let mut args: libc::clone_args = unsafe_zeroed_clone_args();
     args.flags = flags
@@ -36,7 +47,7 @@ pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
     } else {
         0
     };
-    args.exit_signal = libc::SIGCHLD as u64;
+    args.exit_signal = exit_signal;
     // SAFETY: `args` is a fully initialised clone_args of the size we pass; with no stack given the
     // kernel duplicates the caller's stack like fork(), so both returns continue on valid memory.
     // `pidfd` outlives the call (the kernel writes it before returning in the parent).

@@ -1,0 +1,552 @@
+//! `linux.namespaces` of type `user`, `linux.uidMappings` and `linux.gidMappings`.
+//!
+//! A new user namespace is made by the same clone3 as the container's other new namespaces, so
+//! they are owned by it. The init waits while the parent (`berth create`, in the caller's user
+//! namespace) writes `/proc/<pid>/uid_map` and `gid_map` through fds checked to be on procfs,
+//! then becomes root of its namespace (`become_root`) and goes on: the container's root is the
+//! mapped host uid, and its capabilities count in its own namespace only. A namespace joined by
+//! path is entered first, before the others (see `clone`), and brings its own mappings; a config
+//! may repeat them but not give others.
+//!
+//! What the kernel does differently inside a user namespace is handled where it happens, asking
+//! `active()`: device nodes are bind-mounted from the host (rootfs::devices), sysfs, proc and
+//! mqueue fall back to the host's instance where the namespace does not own the matching one
+//! (rootfs::mounts), flags the kernel locked are explained (`explain_locked`), and devpts
+//! options naming unmapped ids are left out (`Plan::adjust_mounts`). On cgroup v2 the
+//! container's cgroup is delegated to it as the runtime-spec describes (`delegate_cgroup`).
+
+mod clone;
+pub mod maps;
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use rustix::process::{Gid, Uid};
+
+pub use clone::clone_init;
+use maps::{IdMap, Range};
+
+use crate::cgroups::{self, Cgroup, CgroupError, Hierarchy};
+use crate::init::{Context, StepError};
+use crate::rootfs::{mounts, resolve};
+use crate::spec::{Config, SpecError};
+use crate::{logging, namespaces, procfs};
+
+const CAP_SETGID: u64 = 1 << 6;
+const CAP_SETUID: u64 = 1 << 7;
+
+/// The container's user namespace, prepared by the parent before clone.
+#[derive(Debug)]
+pub struct Plan {
+    /// Container id → host id. For a joined namespace, its own maps.
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+    /// A new namespace, whose maps the parent writes.
+    pub new: bool,
+    /// berth lacks CAP_SETGID: the kernel then takes a gid map only once setgroups is denied.
+    pub deny_setgroups: bool,
+    /// The host uid that gets the container's cgroup v2 directory (see `delegate_cgroup`).
+    pub cgroup_owner: Option<u32>,
+    /// A new ipc namespace, made by `become_root` rather than by clone3: its mqueue instance
+    /// belongs to whoever makes the namespace, and that must be the container's root.
+    pub unshare_ipc: bool,
+    /// Which of the network, pid and ipc namespaces the container shares with berth (none
+    /// listed): their sysfs, proc and mqueue are the host's to bind (see `host_instance`).
+    pub inherits: u8,
+}
+
+fn ranges(v: &Option<Vec<LinuxIdMapping>>) -> Vec<Range> {
+    v.iter()
+        .flatten()
+        .map(|m| Range {
+            container: m.container_id(),
+            host: m.host_id(),
+            size: m.size(),
+        })
+        .collect()
+}
+
+/// The map of the user namespace berth itself runs in (all ids on most hosts).
+fn own_map(which: &str) -> IdMap {
+    std::fs::read_to_string(format!("/proc/self/{which}"))
+        .map(|t| IdMap::parse(&t))
+        .unwrap_or_else(|_| {
+            IdMap(vec![Range {
+                container: 0,
+                host: 0,
+                size: u32::MAX,
+            }])
+        })
+}
+
+impl Plan {
+    /// Checks the config's user namespace and mappings; `None` without a user namespace.
+    /// Every refusal names the field, before anything is created.
+    pub fn from_config(c: &Config, ns: &mut namespaces::Plan) -> Result<Option<Plan>, SpecError> {
+        let Some(linux) = c.spec.linux().as_ref() else {
+            return Ok(None);
+        };
+        let (uids, gids) = (ranges(linux.uid_mappings()), ranges(linux.gid_mappings()));
+        let list = linux.namespaces().as_deref().unwrap_or_default();
+        let index = list
+            .iter()
+            .position(|n| n.typ() == LinuxNamespaceType::User);
+        let Some(index) = index else {
+            for (field, given) in [("linux.uidMappings", &uids), ("linux.gidMappings", &gids)] {
+                if !given.is_empty() {
+                    return Err(c.invalid(
+                        field,
+                        "needs a user namespace: add {\"type\": \"user\"} to linux.namespaces",
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let ns_field = format!("linux.namespaces[{index}]");
+        let mount = list.iter().find(|n| n.typ() == LinuxNamespaceType::Mount);
+        let mut plan = if let Some(join) = &ns.join_user {
+            if mount.is_none() {
+                return Err(c.invalid(
+                    &ns_field,
+                    "a container in another user namespace needs a mount namespace of its own (or one joined by path) in linux.namespaces",
+                ));
+            }
+            let (uid_map, gid_map) = clone::namespace_maps(std::os::fd::AsFd::as_fd(&join.fd))
+                .map_err(|e| {
+                    c.invalid(
+                        format!("{ns_field}.path"),
+                        format!("reading the mappings of {}: {e}", join.path.display()),
+                    )
+                })?;
+            // As runc: containerd and CRI-O repeat the namespace's mappings; other ones would
+            // be silently wrong.
+            for (field, given, has) in [
+                ("linux.uidMappings", &uids, &uid_map),
+                ("linux.gidMappings", &gids, &gid_map),
+            ] {
+                if given.is_empty() {
+                    continue;
+                }
+                if !IdMap(given.clone()).same(has) {
+                    return Err(c.invalid(
+                        field,
+                        format!(
+                            "must not be given with a user namespace joined by path ({ns_field}.path): that namespace maps {}",
+                            has.0.iter().map(Range::to_string).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                logging::warn(&format!(
+                    "{field}: repeats the mappings of the user namespace at {ns_field}.path; give only one of them"
+                ));
+            }
+            Plan {
+                uid_map,
+                gid_map,
+                new: false,
+                deny_setgroups: false,
+                cgroup_owner: None,
+                unshare_ipc: false,
+                inherits: 0,
+            }
+        } else {
+            if !mount.is_some_and(|m| m.path().is_none()) {
+                return Err(c.invalid(
+                    &ns_field,
+                    "a new user namespace needs a new mount namespace too ({\"type\": \"mount\"} without a path): its root could not mount anything in another",
+                ));
+            }
+            Self::new_namespace(c, &uids, &gids, &ns_field)?
+        };
+        plan.check_process_user(c)?;
+        plan.cgroup_owner = plan.cgroup_owner_for(c);
+        let listed = |t: LinuxNamespaceType| list.iter().any(|n| n.typ() == t);
+        for (t, bit) in [
+            (LinuxNamespaceType::Network, INHERITS_NET),
+            (LinuxNamespaceType::Pid, INHERITS_PID),
+            (LinuxNamespaceType::Ipc, INHERITS_IPC),
+        ] {
+            if !listed(t) {
+                plan.inherits |= bit;
+            }
+        }
+        if ns.clone_flags & libc::CLONE_NEWIPC as u64 != 0 {
+            ns.clone_flags &= !(libc::CLONE_NEWIPC as u64);
+            plan.unshare_ipc = true;
+        }
+        Ok(Some(plan))
+    }
+
+    fn new_namespace(
+        c: &Config,
+        uids: &[Range],
+        gids: &[Range],
+        ns_field: &str,
+    ) -> Result<Plan, SpecError> {
+        let page = rustix::param::page_size();
+        let held = crate::process::capabilities::held();
+        let mut maps = Vec::new();
+        for (field, what, given, file, cap) in [
+            ("linux.uidMappings", "uid", uids, "uid_map", CAP_SETUID),
+            ("linux.gidMappings", "gid", gids, "gid_map", CAP_SETGID),
+        ] {
+            if given.is_empty() {
+                return Err(c.invalid(
+                    field,
+                    format!("a new user namespace ({ns_field}) needs linux.uidMappings and linux.gidMappings"),
+                ));
+            }
+            let map = maps::check(what, given, &own_map(file), page).map_err(|r| {
+                let field = match r.index {
+                    Some(i) => format!("{field}[{i}]"),
+                    None => field.to_string(),
+                };
+                c.invalid(field, r.msg)
+            })?;
+            if held & cap == 0 {
+                // Without the capability the kernel maps only the writer's own id.
+                let own = if what == "uid" {
+                    rustix::process::geteuid().as_raw()
+                } else {
+                    rustix::process::getegid().as_raw()
+                };
+                let only_own = map.0.len() == 1 && map.0[0].size == 1 && map.0[0].host == own;
+                if !only_own {
+                    return Err(c.invalid(
+                        field,
+                        format!(
+                            "berth lacks {}, so it may only map its own {what} {own} (one entry of size 1)",
+                            if cap == CAP_SETUID { "CAP_SETUID" } else { "CAP_SETGID" }
+                        ),
+                    ));
+                }
+            }
+            maps.push(map);
+        }
+        let gid_map = maps.pop().unwrap_or_default();
+        let uid_map = maps.pop().unwrap_or_default();
+        Ok(Plan {
+            uid_map,
+            gid_map,
+            new: true,
+            deny_setgroups: held & CAP_SETGID == 0,
+            cgroup_owner: None,
+            unshare_ipc: false,
+            inherits: 0,
+        })
+    }
+
+    /// The container's root and `process.user` must be mapped: the init becomes the one, then
+    /// switches to the other.
+    fn check_process_user(&self, c: &Config) -> Result<(), SpecError> {
+        let user = c.spec.process().as_ref().map(|p| p.user());
+        let (uid, gid) = user.map_or((0, 0), |u| (u.uid(), u.gid()));
+        let groups = user
+            .and_then(|u| u.additional_gids().clone())
+            .unwrap_or_default();
+        let field = if self.new {
+            ["linux.uidMappings", "linux.gidMappings"]
+        } else {
+            ["the joined user namespace", "the joined user namespace"]
+        };
+        if self.uid_map.to_host(0).is_none() {
+            return Err(c.invalid(field[0], "must map the container's root (uid 0)"));
+        }
+        if self.gid_map.to_host(0).is_none() {
+            return Err(c.invalid(field[1], "must map the container's root group (gid 0)"));
+        }
+        if self.uid_map.to_host(uid).is_none() {
+            return Err(c.invalid(
+                "process.user.uid",
+                format!("{uid} is not mapped by {}", field[0]),
+            ));
+        }
+        if self.gid_map.to_host(gid).is_none() {
+            return Err(c.invalid(
+                "process.user.gid",
+                format!("{gid} is not mapped by {}", field[1]),
+            ));
+        }
+        for (i, g) in groups.iter().enumerate() {
+            if self.gid_map.to_host(*g).is_none() {
+                return Err(c.invalid(
+                    format!("process.user.additionalGids[{i}]"),
+                    format!("{g} is not mapped by {}", field[1]),
+                ));
+            }
+        }
+        if self.deny_setgroups && !groups.is_empty() {
+            return Err(c.invalid(
+                "process.user.additionalGids",
+                "berth lacks CAP_SETGID, so the container's setgroups is denied",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runtime-spec's cgroup ownership rule: with a new cgroup namespace and the cgroup
+    /// filesystem mounted read-write at /sys/fs/cgroup, the host uid of `process.user.uid`.
+    fn cgroup_owner_for(&self, c: &Config) -> Option<u32> {
+        let linux = c.spec.linux().as_ref()?;
+        let new_cgroupns = linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none());
+        let rw_cgroupfs = c.spec.mounts().iter().flatten().any(|m| {
+            m.source().as_deref() == Some(Path::new("cgroup"))
+                && resolve::clean(m.destination()) == Path::new("sys/fs/cgroup")
+                && !m.options().iter().flatten().any(|o| o == "ro")
+        });
+        let uid = c.spec.process().as_ref().map_or(0, |p| p.user().uid());
+        (new_cgroupns && rw_cgroupfs)
+            .then(|| self.uid_map.to_host(uid))
+            .flatten()
+    }
+
+    /// The host uid of the container's root.
+    pub fn host_root(&self) -> (u32, u32) {
+        (
+            self.uid_map.to_host(0).unwrap_or(0),
+            self.gid_map.to_host(0).unwrap_or(0),
+        )
+    }
+
+    /// devpts refuses `uid=`/`gid=` options naming ids its user namespace does not map (the
+    /// default config's `gid=5` with a map of root alone): those are left out, with a warning.
+    pub fn adjust_mounts(&self, planned: &mut [mounts::Mount]) {
+        for m in planned.iter_mut() {
+            let mounts::Kind::Fs { fstype, .. } = &m.kind else {
+                continue;
+            };
+            if fstype != "devpts" {
+                continue;
+            }
+            let dest = m.destination.display().to_string();
+            m.options.data.retain(|(k, v)| {
+                let map = match k.as_str() {
+                    "uid" => &self.uid_map,
+                    "gid" => &self.gid_map,
+                    _ => return true,
+                };
+                let id = v.as_deref().and_then(|v| v.parse::<u32>().ok());
+                if id.is_some_and(|id| map.to_host(id).is_none()) {
+                    logging::warn(&format!(
+                        "mounts: devpts on {dest}: {k}={} is not mapped in the user namespace; left out",
+                        v.as_deref().unwrap_or_default()
+                    ));
+                    return false;
+                }
+                true
+            });
+        }
+    }
+
+    /// In the parent, while the init waits: writes the maps of a new namespace.
+    pub fn write_maps(&self, pid: i32) -> io::Result<()> {
+        if !self.new {
+            return Ok(());
+        }
+        let write = |file: &str, field: &str, text: &str| {
+            procfs::write(Path::new(&format!("/proc/{pid}/{file}")), text)
+                .map_err(|e| io::Error::other(format!("{field}: writing /proc/{pid}/{file}: {e}")))
+        };
+        if self.deny_setgroups {
+            write("setgroups", "linux.gidMappings", "deny")?;
+        }
+        write("uid_map", "linux.uidMappings", &self.uid_map.text())?;
+        write("gid_map", "linux.gidMappings", &self.gid_map.text())
+    }
+
+    /// Gives the container's root the cgroup v2 files it needs to manage its own subtree, as
+    /// the runtime-spec describes: the directory and the files listed in
+    /// /sys/kernel/cgroup/delegate (runc does the same with its systemd driver). Never on a v1
+    /// or hybrid host, where delegation is not safe.
+    pub fn delegate_cgroup(
+        &self,
+        hierarchies: &[Hierarchy],
+        cg: &Cgroup,
+    ) -> Result<(), CgroupError> {
+        let Some(uid) = self.cgroup_owner else {
+            return Ok(());
+        };
+        if cgroups::hierarchy::mode(hierarchies) != cgroups::Mode::Unified {
+            return Ok(());
+        }
+        let files = std::fs::read_to_string("/sys/kernel/cgroup/delegate").unwrap_or_else(|_| {
+            "cgroup.procs\ncgroup.subtree_control\ncgroup.threads\n".to_string()
+        });
+        for d in cg.dirs.iter().filter(|d| d.hierarchy == "unified") {
+            delegate(&d.path, &files, uid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Chowns the cgroup directory `dir` and its `files` (those that exist) to `uid`.
+pub fn delegate(dir: &Path, files: &str, uid: u32) -> Result<(), CgroupError> {
+    let chown = |p: &Path| match std::os::unix::fs::lchown(p, Some(uid), None) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r.map_err(cgroups::io_err("delegating to the container's user", p)),
+    };
+    chown(dir)?;
+    for f in files.lines().map(str::trim).filter(|f| !f.is_empty()) {
+        chown(&dir.join(f))?;
+    }
+    Ok(())
+}
+
+/// Set by `become_root`: the init runs in a user namespace of its own.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+/// Set by `become_root`: `Plan::inherits`.
+static INHERITED: AtomicU8 = AtomicU8::new(0);
+
+const INHERITS_NET: u8 = 1;
+const INHERITS_PID: u8 = 2;
+const INHERITS_IPC: u8 = 4;
+
+/// In the init, once the parent wrote the maps (or the namespace was joined): root of the
+/// namespace, with no supplementary groups of the caller's. Raw per-thread calls, see
+/// process::user.
+pub fn become_root(plan: &Plan) -> Result<(), StepError> {
+    let what = || "becoming root of the user namespace".to_string();
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).step(what)?;
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).step(what)?;
+    if !plan.deny_setgroups {
+        rustix::thread::set_thread_groups(&[]).step(what)?;
+    }
+    ENTERED.store(true, Ordering::Relaxed);
+    INHERITED.store(plan.inherits, Ordering::Relaxed);
+    if plan.unshare_ipc {
+        // SAFETY: unshare of the ipc namespace changes no memory or fd state of this process.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWIPC) }
+            .step(|| "creating the ipc namespace".into())?;
+    }
+    Ok(())
+}
+
+/// Whether berth itself runs in a user namespace other than the initial one: 0 not known yet,
+/// 1 no, 2 yes. Only the init asks, once per device; `become_root` makes the answer moot.
+static NESTED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether this process is in a user namespace other than the host's: the container's, or one
+/// berth itself was started in. The kernel then refuses device nodes and some mounts.
+pub fn active() -> bool {
+    if ENTERED.load(Ordering::Relaxed) {
+        return true;
+    }
+    match NESTED.load(Ordering::Relaxed) {
+        0 => {
+            let initial = [Range {
+                container: 0,
+                host: 0,
+                size: u32::MAX,
+            }];
+            let nested = std::fs::read_to_string("/proc/self/uid_map")
+                .is_ok_and(|m| IdMap::parse(&m).0 != initial);
+            NESTED.store(if nested { 2 } else { 1 }, Ordering::Relaxed);
+            nested
+        }
+        v => v == 2,
+    }
+}
+
+/// For a new instance of `fstype` the kernel refused with `e`: the host's instance, which the
+/// container binds instead. In a user namespace the kernel makes a new sysfs only for a network
+/// namespace, proc for a pid namespace and mqueue for an ipc namespace that the user namespace
+/// owns; a container that shares the host's (none listed in linux.namespaces) sees the host's
+/// anyway and binds it, as runc does for sysfs. One joined by path is not the host's: `e`,
+/// explained.
+pub fn host_instance(fstype: &str, e: io::Error) -> io::Result<&'static Path> {
+    let (host, bit, ns) = match fstype {
+        "sysfs" => ("/sys", INHERITS_NET, "network"),
+        "proc" => ("/proc", INHERITS_PID, "pid"),
+        "mqueue" => ("/dev/mqueue", INHERITS_IPC, "ipc"),
+        _ => return Err(e),
+    };
+    if !active() {
+        return Err(e);
+    }
+    // berth itself in a user namespace (no container one): what it sees is what it shares.
+    if !ENTERED.load(Ordering::Relaxed) || INHERITED.load(Ordering::Relaxed) & bit != 0 {
+        return Ok(Path::new(host));
+    }
+    Err(io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: in a user namespace the kernel makes a new {fstype} only for a {ns} namespace that user namespace owns, and the container's {ns} namespace is not"
+        ),
+    ))
+}
+
+/// Explains an EPERM from setting a bind mount's flags in a user namespace: the kernel locks
+/// the nosuid, nodev, noexec, ro and access-time flags of mounts the container inherited, and
+/// berth clears only what the options ask to clear (it never drops a flag by itself).
+pub fn explain_locked(e: io::Error, source: &Path, o: &mounts::Options) -> io::Error {
+    use rustix::fs::StatVfsMountFlags as F;
+    if e.raw_os_error() != Some(libc::EPERM) || !active() {
+        return e;
+    }
+    let Ok(st) = rustix::fs::statvfs(source) else {
+        return e;
+    };
+    let clear = o.clear | o.rec_clear;
+    let set = o.set | o.rec_set;
+    let mut locked = Vec::new();
+    for (flag, f, name) in [
+        (crate::sys::attr::RDONLY, F::RDONLY, "ro"),
+        (crate::sys::attr::NOSUID, F::NOSUID, "nosuid"),
+        (crate::sys::attr::NODEV, F::NODEV, "nodev"),
+        (crate::sys::attr::NOEXEC, F::NOEXEC, "noexec"),
+    ] {
+        if clear & flag != 0 && st.f_flag.contains(f) {
+            locked.push(name.to_string());
+        }
+    }
+    if clear & crate::sys::attr::ATIME_MASK != 0 {
+        let host = if st.f_flag.contains(F::NOATIME) {
+            crate::sys::attr::NOATIME
+        } else if st.f_flag.contains(F::RELATIME) {
+            crate::sys::attr::RELATIME
+        } else {
+            crate::sys::attr::STRICTATIME
+        };
+        if set & crate::sys::attr::ATIME_MASK != host {
+            locked.push("its access-time mode".into());
+        }
+    }
+    if locked.is_empty() {
+        return e;
+    }
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: the source's mount has {}, which the kernel locks in a user namespace; the options may not clear it",
+            locked.join(", ")
+        ),
+    )
+}
+
+/// Explains an EACCES on a host path the init opens (the rootfs, a bind source): in a user
+/// namespace it works as the container's root, a host uid that every directory above the path
+/// must let through (the capabilities of its namespace do not count on the host's files).
+pub fn explain_access(e: io::Error, path: &Path) -> io::Error {
+    if e.raw_os_error() != Some(libc::EACCES) || !active() {
+        return e;
+    }
+    let host = std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| IdMap::parse(&m).to_host(0));
+    let who = host.map_or("the container's root".to_string(), |h| {
+        format!("the container's root (host uid {h})")
+    });
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: in its user namespace berth works as {who}, and every directory above {} must let that user through",
+            path.display()
+        ),
+    )
+}
