@@ -649,3 +649,88 @@ fn a_new_user_namespace_joins_a_network_namespace_by_path() {
         c.assert_no_leftovers();
     }
 }
+
+/// A host directory owned by root, for idmapped mounts.
+fn root_owned_dir() -> HostDir {
+    let dir = HostDir::new();
+    open_up(dir.path());
+    fs::write(dir.path().join("root-file"), "").expect("write");
+    dir
+}
+
+/// `ridmap` without mappings takes the container's: host root's files are the container
+/// root's, and what the container's root writes there is host root's again (runc 1.1.5 has no
+/// idmapped mounts).
+#[test]
+fn idmapped_bind_with_the_containers_mappings() {
+    need_berth!();
+    let dir = root_owned_dir();
+    let bundle = userns_bundle().mount(json!({"destination": "/idm", "type": "bind",
+        "source": dir.path(), "options": ["rbind", "ridmap"]}));
+    let script = "stat -c '%u %g' /idm/root-file; touch /idm/made-inside && echo made; \
+                  awk '$5 == \"/idm\" {print $6}' /proc/self/mountinfo";
+    let c = Container::new(bundle.args(&["sh", "-c", script]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], ["0 0", "made"], "{out}");
+    assert!(lines[2].split(',').any(|o| o == "idmapped"), "{out}");
+    let m = fs::metadata(dir.path().join("made-inside")).expect("made inside");
+    assert_eq!((m.uid(), m.gid()), (0, 0));
+    c.assert_no_leftovers();
+}
+
+/// A mount's own uidMappings and gidMappings, in a container without a user namespace.
+#[test]
+fn idmapped_bind_with_its_own_mappings() {
+    need_berth!();
+    let dir = root_owned_dir();
+    let bundle = Bundle::new().mount(json!({"destination": "/idm", "type": "bind",
+        "source": dir.path(), "options": ["bind"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+        "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]}));
+    let c = Container::new(bundle.args(&["stat", "-c", "%u %g", "/idm/root-file"]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "1000 2000\n", "{out}");
+    c.assert_no_leftovers();
+}
+
+/// Idmapped mounts berth cannot make are refused by field, leaving nothing behind.
+#[test]
+fn refused_idmapped_mounts() {
+    need_berth!();
+    let dir = root_owned_dir();
+    let one = json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+    let cases = [
+        (
+            json!({"destination": "/idm", "type": "tmpfs", "source": "tmpfs",
+                "options": ["idmap"]}),
+            "mounts[7]: only bind mounts can be idmapped",
+        ),
+        (
+            json!({"destination": "/idm", "type": "bind", "source": dir.path(),
+                "options": ["bind"], "uidMappings": one}),
+            "mounts[7]: an idmapped mount needs both uidMappings and gidMappings",
+        ),
+        (
+            json!({"destination": "/idm", "type": "bind", "source": dir.path(),
+                "options": ["bind", "idmap"]}),
+            "mounts[7]: idmap without uidMappings and gidMappings takes the container's",
+        ),
+        (
+            json!({"destination": "/idm", "type": "bind", "source": dir.path(),
+                "options": ["bind"], "uidMappings": one,
+                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 0}]}),
+            "mounts[7].gidMappings[0]: size must be at least 1",
+        ),
+    ];
+    for (mount, msg) in cases {
+        let mut c = Container::new(Bundle::new().mount(mount).args(&["echo", "ran"]));
+        let out = c.create(&[]);
+        out.assert_failed();
+        assert!(out.stderr.contains(msg), "want {msg:?}:\n{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        c.assert_no_leftovers();
+    }
+}

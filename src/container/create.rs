@@ -119,6 +119,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     if let Some(u) = &plan.userns {
         u.adjust_mounts(&mut plan.rootfs.mounts);
     }
+    // Open until the init is cloned (it inherits them).
+    let idmapped = rootfs::idmap::prepare(&config, &mut plan.rootfs.mounts, plan.userns.as_ref())?;
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
         // them the process cannot start, and the failure could not even be reported.
@@ -217,6 +219,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     };
     drop(init_end);
     drop(listener);
+    drop(idmapped);
     cleanup.child = Some((pid, pidfd));
     if let Some(u) = &plan.userns {
         u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;

@@ -5,6 +5,7 @@
 
 pub mod cgroupfs;
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod paths;
 pub mod resolve;

@@ -171,6 +171,9 @@ pub struct Mount {
     pub destination: PathBuf,
     pub kind: Kind,
     pub options: Options,
+    /// For an idmapped bind: the fd of its source, detached and idmapped by the parent (see
+    /// idmap), which the init inherits and attaches.
+    pub idmapped: Option<i32>,
 }
 
 impl Mount {
@@ -205,6 +208,7 @@ impl Mount {
             destination: m.destination().clone(),
             kind,
             options,
+            idmapped: None,
         })
     }
 }
@@ -218,19 +222,34 @@ pub fn apply(
     let dest = m.destination.display();
     match &m.kind {
         Kind::Bind { source, recursive } => {
-            let is_dir = std::fs::metadata(source)
-                .map_err(|e| crate::userns::explain_access(e, source))
-                .step(|| format!("bind mount source {}", source.display()))?
-                .is_dir();
+            // SAFETY: the parent opened this fd for this mount before clone and keeps it
+            // open until then; this process inherited it and closes none of its fds before.
+            let premade = m.idmapped.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+            let is_dir = match premade {
+                Some(fd) => rustix::fs::fstat(fd)
+                    .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+                    .map_err(io::Error::from),
+                None => std::fs::metadata(source)
+                    .map(|md| md.is_dir())
+                    .map_err(|e| crate::userns::explain_access(e, source)),
+            }
+            .step(|| format!("bind mount source {}", source.display()))?;
             let target = if is_dir {
                 resolve::mkdir_all(root, &m.destination)
             } else {
                 resolve::mkfile(root, &m.destination)
             }
             .step(|| format!("creating mount point {dest}"))?;
-            let tree = bind_tree(source, *recursive)
-                .step(|| format!("bind mount {} on {dest}", source.display()))?;
-            attach(tree.as_fd(), target.as_fd(), &m.options)
+            let owned;
+            let tree = match premade {
+                Some(fd) => fd,
+                None => {
+                    owned = bind_tree(source, *recursive)
+                        .step(|| format!("bind mount {} on {dest}", source.display()))?;
+                    owned.as_fd()
+                }
+            };
+            attach(tree, target.as_fd(), &m.options)
                 .map_err(|e| crate::userns::explain_locked(e, source, &m.options))
                 .step(|| format!("bind mount {} on {dest}", source.display()))
         }

@@ -287,11 +287,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
             return not_yet("hooks");
         }
     }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            return not_yet(&format!("mounts[{i}].uidMappings (idmapped mounts)"));
-        }
-    }
     if let Some(linux) = linux {
         if linux.intel_rdt().is_some() {
             return not_yet("linux.intelRdt");

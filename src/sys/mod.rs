@@ -140,6 +140,34 @@ pub fn mount_setattr(
     Ok(())
 }
 
+/// `mount_setattr` with MOUNT_ATTR_IDMAP: idmaps the detached mount `fd` (every mount of its
+/// tree if `recursive`) with the mappings of the user namespace `userns`.
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let mut attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: as in mount_setattr: a valid empty path, an initialised attr of the size passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret)
+}
+
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if the caller closed them), so that no socket
 /// or file berth opens can land on a stdio number and be handed to the container as its stdio.
 pub fn ensure_stdio() {

@@ -550,3 +550,115 @@ pub fn explain_access(e: io::Error, path: &Path) -> io::Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(edit: impl FnOnce(&mut serde_json::Value)) -> Config {
+        let mut v = serde_json::to_value(crate::spec::template::default_spec(false)).unwrap();
+        edit(&mut v);
+        let text = v.to_string().into_bytes();
+        Config {
+            spec: crate::spec::parse(&text).unwrap(),
+            file: "config.json".into(),
+            bundle: "/b".into(),
+            text,
+        }
+    }
+
+    fn plan() -> Plan {
+        let map = |host| {
+            IdMap(vec![Range {
+                container: 0,
+                host,
+                size: 65536,
+            }])
+        };
+        Plan {
+            uid_map: map(100000),
+            gid_map: map(200000),
+            new: true,
+            deny_setgroups: false,
+            cgroup_owner: None,
+            unshare_ipc: false,
+            inherits: 0,
+        }
+    }
+
+    /// The runtime-spec's rule: a new cgroup namespace and /sys/fs/cgroup mounted rw.
+    #[test]
+    fn cgroup_is_delegated_only_with_its_namespace_and_a_writable_mount() {
+        let with = |cgroupns: bool, opts: serde_json::Value| {
+            config(|v| {
+                v["process"]["user"]["uid"] = json!(1000);
+                if cgroupns {
+                    let list = v["linux"]["namespaces"].as_array_mut().unwrap();
+                    list.retain(|n| n["type"] != "cgroup");
+                    list.push(json!({"type": "cgroup"}));
+                }
+                let mounts = v["mounts"].as_array_mut().unwrap();
+                mounts.retain(|m| m["type"] != "cgroup");
+                mounts.push(json!({"destination": "/sys/fs/cgroup/", "type": "cgroup",
+                    "source": "cgroup", "options": opts}));
+            })
+        };
+        let p = plan();
+        assert_eq!(
+            p.cgroup_owner_for(&with(true, json!(["nosuid", "rw"]))),
+            Some(101000)
+        );
+        assert_eq!(p.cgroup_owner_for(&with(true, json!(["ro"]))), None);
+        assert_eq!(p.cgroup_owner_for(&with(false, json!(["rw"]))), None);
+    }
+
+    #[test]
+    fn devpts_options_naming_unmapped_ids_are_left_out() {
+        let mut p = plan();
+        p.gid_map.0[0].size = 1;
+        let c = config(|_| {});
+        let mut planned: Vec<mounts::Mount> = c
+            .spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| mounts::Mount::plan(m, Path::new("/b")).unwrap())
+            .collect();
+        p.adjust_mounts(&mut planned);
+        let devpts = planned
+            .iter()
+            .find(|m| m.destination == Path::new("/dev/pts"))
+            .unwrap();
+        assert!(devpts.options.data.iter().all(|(k, _)| k != "gid"));
+        assert!(devpts.options.data.iter().any(|(k, _)| k == "ptmxmode"));
+    }
+
+    /// On a real cgroup2 hierarchy (this host's, under a cgroup the test makes and removes):
+    /// the directory and the delegated files that exist change owner, nothing else.
+    #[test]
+    fn delegate_chowns_the_directory_and_the_listed_files() {
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let hierarchies = cgroups::hierarchy::detect().unwrap_or_default();
+        let Some(v2) = hierarchies.iter().find(|h| h.is_v2()) else {
+            return;
+        };
+        let dir = v2
+            .mountpoint
+            .join(format!("berth-unit-delegate-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let done = delegate(&dir, "cgroup.procs\ncgroup.threads\nno.such.file\n", 4242);
+        let owner = |f: &str| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(dir.join(f)).map(|m| m.uid()).unwrap()
+        };
+        let seen = (owner(""), owner("cgroup.procs"), owner("cgroup.threads"));
+        let untouched = owner("cgroup.max.depth");
+        std::fs::remove_dir(&dir).unwrap();
+        done.unwrap();
+        assert_eq!(seen, (4242, 4242, 4242));
+        assert_eq!(untouched, 0);
+    }
+}
