@@ -643,7 +643,7 @@ fn a_new_user_namespace_joins_a_network_namespace_by_path() {
             out.stderr.contains("mount sysfs on /sys")
                 && out
                     .stderr
-                    .contains("the container's network namespace is not"),
+                    .contains("the container's network namespace does not"),
             "{out}"
         );
         c.assert_no_leftovers();
@@ -733,4 +733,27 @@ fn refused_idmapped_mounts() {
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         c.assert_no_leftovers();
     }
+}
+
+/// Without a pid namespace the kernel refuses a new proc in a user namespace: the container
+/// shares the host's pid namespace, and berth binds the host's /proc (runc 1.1.5 fails: "mount
+/// proc: operation not permitted").
+#[test]
+fn proc_without_a_pid_namespace_is_the_hosts() {
+    need_berth!();
+    let mut bundle = userns_bundle();
+    let mut list = bundle.config["linux"]["namespaces"]
+        .as_array()
+        .expect("list")
+        .clone();
+    list.retain(|n| n["type"] != "pid");
+    bundle = bundle.set("/linux/namespaces", Value::Array(list));
+    let me = std::process::id();
+    let script = format!("test -d /proc/{me} && echo sees-the-host; cat /proc/keys | wc -c");
+    let c = Container::new(bundle.args(&["sh", "-c", &script]));
+    let out = c.run(&[]);
+    out.assert_ok();
+    // Masked paths still apply on the host's /proc.
+    assert_eq!(squeeze(&out.stdout), ["sees-the-host", "0"], "{out}");
+    c.assert_no_leftovers();
 }

@@ -82,8 +82,15 @@ pub fn clone_init(ns: &mut namespaces::Plan) -> Result<Forked, String> {
 fn join_and_clone(ns: &namespaces::Plan) -> Result<Forked, String> {
     if let Some(user) = &ns.join_user {
         namespaces::join(std::slice::from_ref(user))?;
+        namespaces::join(&ns.join_in_init).map_err(|e| {
+            format!(
+                "{e} (in the user namespace {}, only namespaces that belong to it can be joined)",
+                user.path.display()
+            )
+        })?;
+    } else {
+        namespaces::join(&ns.join_in_init)?;
     }
-    namespaces::join(&ns.join_in_init)?;
     sys::clone3_sibling(ns.clone_flags).map_err(|e| format!("clone3 of the container's init: {e}"))
 }
 

@@ -469,16 +469,24 @@ pub fn host_instance(fstype: &str, e: io::Error) -> io::Result<&'static Path> {
     if !active() {
         return Err(e);
     }
-    // berth itself in a user namespace (no container one): what it sees is what it shares.
-    if !ENTERED.load(Ordering::Relaxed) || INHERITED.load(Ordering::Relaxed) & bit != 0 {
-        return Ok(Path::new(host));
+    // Bound when the container shares the namespace with berth (or berth itself runs in a user
+    // namespace and the container has none of its own): what berth sees is what it shares.
+    let why = format!(
+        "in a user namespace the kernel makes a new {fstype} only if the {ns} namespace belongs to that user namespace"
+    );
+    if ENTERED.load(Ordering::Relaxed) && INHERITED.load(Ordering::Relaxed) & bit == 0 {
+        return Err(io::Error::new(
+            e.kind(),
+            format!("{e}: {why}, and the container's {ns} namespace does not"),
+        ));
     }
-    Err(io::Error::new(
-        e.kind(),
-        format!(
-            "{e}: in a user namespace the kernel makes a new {fstype} only for a {ns} namespace that user namespace owns, and the container's {ns} namespace is not"
-        ),
-    ))
+    if !Path::new(host).exists() {
+        return Err(io::Error::new(
+            e.kind(),
+            format!("{e}: {why}, and the host has no {host} to bind instead"),
+        ));
+    }
+    Ok(Path::new(host))
 }
 
 /// Explains an EPERM from setting a bind mount's flags in a user namespace: the kernel locks
