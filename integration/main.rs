@@ -21,3 +21,4 @@ mod review_regressions;
 mod rootfs;
 mod seccomp;
 mod userns;
+mod userns_mounts;

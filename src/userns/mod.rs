@@ -9,28 +9,30 @@
 //! may repeat them but not give others.
 //!
 //! What the kernel does differently inside a user namespace is handled where it happens, asking
-//! `active()`: device nodes are bind-mounted from the host (rootfs::devices), sysfs, proc and
-//! mqueue fall back to the host's instance where the namespace does not own the matching one
-//! (rootfs::mounts), flags the kernel locked are explained (`explain_locked`), and devpts
+//! `active()` (see `inside`): device nodes are bind-mounted from the host (rootfs::devices);
+//! sysfs, proc and mqueue bind the host's where the container shares that namespace with it
+//! (rootfs::mounts); locked mount flags and unreachable host paths are explained; devpts
 //! options naming unmapped ids are left out (`Plan::adjust_mounts`). On cgroup v2 the
-//! container's cgroup is delegated to it as the runtime-spec describes (`delegate_cgroup`).
+//! container's cgroup is delegated to it as the runtime-spec describes (see `cgroup`).
+//! Idmapped mounts are rootfs::idmap's.
 
+mod cgroup;
 mod clone;
+mod inside;
 pub mod maps;
 
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
-use rustix::process::{Gid, Uid};
 
+pub use cgroup::delegate;
 pub use clone::clone_init;
+pub use inside::{active, become_root, explain_access, explain_locked, host_instance};
+use inside::{INHERITS_IPC, INHERITS_NET, INHERITS_PID};
 use maps::{IdMap, Range};
 
-use crate::cgroups::{self, Cgroup, CgroupError, Hierarchy};
-use crate::init::{Context, StepError};
-use crate::rootfs::{mounts, resolve};
+use crate::rootfs::mounts;
 use crate::spec::{Config, SpecError};
 use crate::{logging, namespaces, procfs};
 
@@ -286,26 +288,6 @@ impl Plan {
         Ok(())
     }
 
-    /// The runtime-spec's cgroup ownership rule: with a new cgroup namespace and the cgroup
-    /// filesystem mounted read-write at /sys/fs/cgroup, the host uid of `process.user.uid`.
-    fn cgroup_owner_for(&self, c: &Config) -> Option<u32> {
-        let linux = c.spec.linux().as_ref()?;
-        let new_cgroupns = linux
-            .namespaces()
-            .iter()
-            .flatten()
-            .any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none());
-        let rw_cgroupfs = c.spec.mounts().iter().flatten().any(|m| {
-            m.source().as_deref() == Some(Path::new("cgroup"))
-                && resolve::clean(m.destination()) == Path::new("sys/fs/cgroup")
-                && !m.options().iter().flatten().any(|o| o == "ro")
-        });
-        let uid = c.spec.process().as_ref().map_or(0, |p| p.user().uid());
-        (new_cgroupns && rw_cgroupfs)
-            .then(|| self.uid_map.to_host(uid))
-            .flatten()
-    }
-
     /// The host uid of the container's root.
     pub fn host_root(&self) -> (u32, u32) {
         (
@@ -359,204 +341,6 @@ impl Plan {
         write("uid_map", "linux.uidMappings", &self.uid_map.text())?;
         write("gid_map", "linux.gidMappings", &self.gid_map.text())
     }
-
-    /// Gives the container's root the cgroup v2 files it needs to manage its own subtree, as
-    /// the runtime-spec describes: the directory and the files listed in
-    /// /sys/kernel/cgroup/delegate (runc does the same with its systemd driver). Never on a v1
-    /// or hybrid host, where delegation is not safe.
-    pub fn delegate_cgroup(
-        &self,
-        hierarchies: &[Hierarchy],
-        cg: &Cgroup,
-    ) -> Result<(), CgroupError> {
-        let Some(uid) = self.cgroup_owner else {
-            return Ok(());
-        };
-        if cgroups::hierarchy::mode(hierarchies) != cgroups::Mode::Unified {
-            return Ok(());
-        }
-        let files = std::fs::read_to_string("/sys/kernel/cgroup/delegate").unwrap_or_else(|_| {
-            "cgroup.procs\ncgroup.subtree_control\ncgroup.threads\n".to_string()
-        });
-        for d in cg.dirs.iter().filter(|d| d.hierarchy == "unified") {
-            delegate(&d.path, &files, uid)?;
-        }
-        Ok(())
-    }
-}
-
-/// Chowns the cgroup directory `dir` and its `files` (those that exist) to `uid`.
-pub fn delegate(dir: &Path, files: &str, uid: u32) -> Result<(), CgroupError> {
-    let chown = |p: &Path| match std::os::unix::fs::lchown(p, Some(uid), None) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        r => r.map_err(cgroups::io_err("delegating to the container's user", p)),
-    };
-    chown(dir)?;
-    for f in files.lines().map(str::trim).filter(|f| !f.is_empty()) {
-        chown(&dir.join(f))?;
-    }
-    Ok(())
-}
-
-/// Set by `become_root`: the init runs in a user namespace of its own.
-static ENTERED: AtomicBool = AtomicBool::new(false);
-/// Set by `become_root`: `Plan::inherits`.
-static INHERITED: AtomicU8 = AtomicU8::new(0);
-
-const INHERITS_NET: u8 = 1;
-const INHERITS_PID: u8 = 2;
-const INHERITS_IPC: u8 = 4;
-
-/// In the init, once the parent wrote the maps (or the namespace was joined): root of the
-/// namespace, with no supplementary groups of the caller's. Raw per-thread calls, see
-/// process::user.
-pub fn become_root(plan: &Plan) -> Result<(), StepError> {
-    let what = || "becoming root of the user namespace".to_string();
-    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).step(what)?;
-    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).step(what)?;
-    if !plan.deny_setgroups {
-        rustix::thread::set_thread_groups(&[]).step(what)?;
-    }
-    ENTERED.store(true, Ordering::Relaxed);
-    INHERITED.store(plan.inherits, Ordering::Relaxed);
-    if plan.unshare_ipc {
-        // SAFETY: unshare of the ipc namespace changes no memory or fd state of this process.
-        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWIPC) }
-            .step(|| "creating the ipc namespace".into())?;
-    }
-    Ok(())
-}
-
-/// Whether berth itself runs in a user namespace other than the initial one: 0 not known yet,
-/// 1 no, 2 yes. Only the init asks, once per device; `become_root` makes the answer moot.
-static NESTED: AtomicU8 = AtomicU8::new(0);
-
-/// Whether this process is in a user namespace other than the host's: the container's, or one
-/// berth itself was started in. The kernel then refuses device nodes and some mounts.
-pub fn active() -> bool {
-    if ENTERED.load(Ordering::Relaxed) {
-        return true;
-    }
-    match NESTED.load(Ordering::Relaxed) {
-        0 => {
-            let initial = [Range {
-                container: 0,
-                host: 0,
-                size: u32::MAX,
-            }];
-            let nested = std::fs::read_to_string("/proc/self/uid_map")
-                .is_ok_and(|m| IdMap::parse(&m).0 != initial);
-            NESTED.store(if nested { 2 } else { 1 }, Ordering::Relaxed);
-            nested
-        }
-        v => v == 2,
-    }
-}
-
-/// For a new instance of `fstype` the kernel refused with `e`: the host's instance, which the
-/// container binds instead. In a user namespace the kernel makes a new sysfs only for a network
-/// namespace, proc for a pid namespace and mqueue for an ipc namespace that the user namespace
-/// owns; a container that shares the host's (none listed in linux.namespaces) sees the host's
-/// anyway and binds it, as runc does for sysfs. One joined by path is not the host's: `e`,
-/// explained.
-pub fn host_instance(fstype: &str, e: io::Error) -> io::Result<&'static Path> {
-    let (host, bit, ns) = match fstype {
-        "sysfs" => ("/sys", INHERITS_NET, "network"),
-        "proc" => ("/proc", INHERITS_PID, "pid"),
-        "mqueue" => ("/dev/mqueue", INHERITS_IPC, "ipc"),
-        _ => return Err(e),
-    };
-    if !active() {
-        return Err(e);
-    }
-    // Bound when the container shares the namespace with berth (or berth itself runs in a user
-    // namespace and the container has none of its own): what berth sees is what it shares.
-    let why = format!(
-        "in a user namespace the kernel makes a new {fstype} only if the {ns} namespace belongs to that user namespace"
-    );
-    if ENTERED.load(Ordering::Relaxed) && INHERITED.load(Ordering::Relaxed) & bit == 0 {
-        return Err(io::Error::new(
-            e.kind(),
-            format!("{e}: {why}, and the container's {ns} namespace does not"),
-        ));
-    }
-    if !Path::new(host).exists() {
-        return Err(io::Error::new(
-            e.kind(),
-            format!("{e}: {why}, and the host has no {host} to bind instead"),
-        ));
-    }
-    Ok(Path::new(host))
-}
-
-/// Explains an EPERM from setting a bind mount's flags in a user namespace: the kernel locks
-/// the nosuid, nodev, noexec, ro and access-time flags of mounts the container inherited, and
-/// berth clears only what the options ask to clear (it never drops a flag by itself).
-pub fn explain_locked(e: io::Error, source: &Path, o: &mounts::Options) -> io::Error {
-    use rustix::fs::StatVfsMountFlags as F;
-    if e.raw_os_error() != Some(libc::EPERM) || !active() {
-        return e;
-    }
-    let Ok(st) = rustix::fs::statvfs(source) else {
-        return e;
-    };
-    let clear = o.clear | o.rec_clear;
-    let set = o.set | o.rec_set;
-    let mut locked = Vec::new();
-    for (flag, f, name) in [
-        (crate::sys::attr::RDONLY, F::RDONLY, "ro"),
-        (crate::sys::attr::NOSUID, F::NOSUID, "nosuid"),
-        (crate::sys::attr::NODEV, F::NODEV, "nodev"),
-        (crate::sys::attr::NOEXEC, F::NOEXEC, "noexec"),
-    ] {
-        if clear & flag != 0 && st.f_flag.contains(f) {
-            locked.push(name.to_string());
-        }
-    }
-    if clear & crate::sys::attr::ATIME_MASK != 0 {
-        let host = if st.f_flag.contains(F::NOATIME) {
-            crate::sys::attr::NOATIME
-        } else if st.f_flag.contains(F::RELATIME) {
-            crate::sys::attr::RELATIME
-        } else {
-            crate::sys::attr::STRICTATIME
-        };
-        if set & crate::sys::attr::ATIME_MASK != host {
-            locked.push("its access-time mode".into());
-        }
-    }
-    if locked.is_empty() {
-        return e;
-    }
-    io::Error::new(
-        e.kind(),
-        format!(
-            "{e}: the source's mount has {}, which the kernel locks in a user namespace; the options may not clear it",
-            locked.join(", ")
-        ),
-    )
-}
-
-/// Explains an EACCES on a host path the init opens (the rootfs, a bind source): in a user
-/// namespace it works as the container's root, a host uid that every directory above the path
-/// must let through (the capabilities of its namespace do not count on the host's files).
-pub fn explain_access(e: io::Error, path: &Path) -> io::Error {
-    if e.raw_os_error() != Some(libc::EACCES) || !active() {
-        return e;
-    }
-    let host = std::fs::read_to_string("/proc/self/uid_map")
-        .ok()
-        .and_then(|m| IdMap::parse(&m).to_host(0));
-    let who = host.map_or("the container's root".to_string(), |h| {
-        format!("the container's root (host uid {h})")
-    });
-    io::Error::new(
-        e.kind(),
-        format!(
-            "{e}: in its user namespace berth works as {who}, and every directory above {} must let that user through",
-            path.display()
-        ),
-    )
 }
 
 #[cfg(test)]
@@ -649,7 +433,7 @@ mod tests {
         if !rustix::process::geteuid().is_root() {
             return;
         }
-        let hierarchies = cgroups::hierarchy::detect().unwrap_or_default();
+        let hierarchies = crate::cgroups::hierarchy::detect().unwrap_or_default();
         let Some(v2) = hierarchies.iter().find(|h| h.is_v2()) else {
             return;
         };
