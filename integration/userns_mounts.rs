@@ -2,12 +2,11 @@
 //! and without their namespaces, locked mount flags, cgroup and devpts mounts, idmapped mounts.
 
 use crate::common::{Bundle, Container};
-use crate::host::HostDir;
+use crate::host::{self, HostDir};
 use crate::userns::{maps, open_up, squeeze, userns_bundle, HOST};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::Command;
 
 /// With a network namespace of its own the container gets a sysfs of its own (only lo), and
@@ -47,7 +46,7 @@ fn sysfs_and_devices_with_a_network_namespace() {
 }
 
 /// Without a network namespace the kernel refuses a new sysfs in a user namespace: berth binds
-/// the host's /sys, read-only throughout (runc 1.1.5 fails: "mount sysfs: operation not
+/// the host's /sys, read-only throughout, and /dev is as with one (runc 1.1.5 fails: "mount sysfs: operation not
 /// permitted").
 #[test]
 fn sysfs_without_a_network_namespace_is_the_hosts() {
@@ -61,7 +60,8 @@ fn sysfs_without_a_network_namespace_is_the_hosts() {
     bundle = bundle.set("/linux/namespaces", Value::Array(list));
     let script =
         "ls /sys/class/net; echo --; touch /sys/kernel/x 2>/dev/null || echo sys-read-only; \
-                  awk '$5 == \"/sys/kernel/tracing\" {print $6}' /proc/self/mountinfo";
+        awk '$5 == \"/sys/kernel/tracing\" {print $6}' /proc/self/mountinfo; echo --; \
+        stat -c '%t:%T' /dev/null; echo data > /dev/null && echo null-writable";
     let host_ifaces = || -> Vec<String> {
         fs::read_dir("/sys/class/net")
             .expect("host net")
@@ -75,6 +75,8 @@ fn sysfs_without_a_network_namespace_is_the_hosts() {
     out.assert_ok();
     let after = host_ifaces();
     let (listed, rest) = out.stdout.split_once("--\n").expect("marker");
+    let (rest, dev) = rest.split_once("--\n").expect("marker");
+    assert_eq!(dev, "1:3\nnull-writable\n", "{out}");
     let inside: Vec<&str> = listed.lines().collect();
     // Interfaces other tests add or remove meanwhile do not count.
     for iface in before.iter().filter(|i| after.contains(i)) {
@@ -82,7 +84,10 @@ fn sysfs_without_a_network_namespace_is_the_hosts() {
     }
     assert!(inside.len() > 1, "only lo: not the host's /sys: {out}");
     assert!(rest.starts_with("sys-read-only\n"), "{out}");
-    if after.is_empty() || Path::new("/sys/kernel/tracing/trace").exists() {
+    let traced = host::host_mounts()
+        .iter()
+        .any(|m| m.mount_point == "/sys/kernel/tracing");
+    if traced {
         assert!(rest.contains("\nro,"), "submounts not read-only: {out}");
     }
     c.assert_no_leftovers();
