@@ -29,3 +29,5 @@ mod review_regressions;
 mod rootfs;
 mod seccomp;
 mod terminal;
+mod userns;
+mod userns_mounts;

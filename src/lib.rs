@@ -24,3 +24,4 @@ pub mod state;
 pub mod sys;
 pub mod sysctl;
 pub mod terminal;
+pub mod userns;

@@ -29,6 +29,11 @@ pub struct Plan {
     pub join_in_parent: Vec<Join>,
     /// Joined by the init right after it starts.
     pub join_in_init: Vec<Join>,
+    /// A user namespace joined by path: entered before any other namespace is joined or made,
+    /// so that those are owned by it (see `userns::clone_init`).
+    pub join_user: Option<Join>,
+    /// A new user namespace (CLONE_NEWUSER is in `clone_flags`).
+    pub new_user: bool,
     /// A new cgroup namespace is unshared by the init after it joined its cgroup, so that the
     /// namespace's root is the container's cgroup rather than the caller's.
     pub new_cgroup: bool,
@@ -55,6 +60,8 @@ impl Plan {
             clone_flags: 0,
             join_in_parent: Vec::new(),
             join_in_init: Vec::new(),
+            join_user: None,
+            new_user: false,
             new_cgroup: false,
             new_pid: false,
             new_uts: false,
@@ -73,6 +80,7 @@ impl Plan {
                         plan.clone_flags |= clone_flag(t);
                         plan.new_pid |= t == LinuxNamespaceType::Pid;
                         plan.new_uts |= t == LinuxNamespaceType::Uts;
+                        plan.new_user |= t == LinuxNamespaceType::User;
                     }
                 },
                 Some(path) => {
@@ -83,7 +91,9 @@ impl Plan {
                         typ,
                         path: path.clone(),
                     };
-                    if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                    if typ == LinuxNamespaceType::User {
+                        plan.join_user = Some(join);
+                    } else if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                         plan.join_in_parent.push(join);
                     } else {
                         plan.join_in_init.push(join);

@@ -118,8 +118,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 pub fn apply(proc: &ProcFs, settings: &[(String, String)]) -> Result<(), StepError> {
     for (key, value) in settings {
-        proc.write(&path(key), value.as_bytes())
-            .step(|| format!("setting sysctl {key}={value}"))?;
+        let what = || format!("setting sysctl {key}={value}");
+        if key.replace('/', ".") == "kernel.domainname" {
+            // The same as the file, but also in a user namespace, where the file is the host
+            // root's and only the syscall checks the uts namespace's owner.
+            rustix::system::setdomainname(value.as_bytes()).step(what)?;
+            continue;
+        }
+        proc.write(&path(key), value.as_bytes()).step(what)?;
     }
     Ok(())
 }

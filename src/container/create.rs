@@ -17,9 +17,10 @@ use crate::init;
 use crate::rootfs::cgroupfs;
 use crate::rootfs::shared::SharedRoot;
 use crate::state::{self, State, StateDir, Status};
-use crate::sys::{self as raw, Forked};
+use crate::sys::Forked;
 use crate::{
-    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl, terminal,
+    logging, lsm, namespaces, personality, process, procfs, rootfs, seccomp, spec, sysctl,
+    terminal, userns,
 };
 
 pub struct CreateOptions<'a> {
@@ -129,7 +130,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         hooks: hooks::InContainer::default(),
         lsm: lsm::Plan::from_config(&config)?,
         terminal: None,
+        userns: None,
     };
+    plan.userns = userns::Plan::from_config(&config, &mut plan.namespaces)?;
+    if let Some(u) = &plan.userns {
+        u.adjust_mounts(&mut plan.rootfs.mounts);
+    }
+    // Open until the init is cloned (it inherits them).
+    let idmapped = rootfs::idmap::prepare(&config, &mut plan.rootfs.mounts, plan.userns.as_ref())?;
     if let Some(s) = &plan.seccomp {
         // After the filter is loaded the init makes only these calls; if the filter refuses
         // them the process cannot start, and the failure could not even be reported.
@@ -177,6 +185,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let hierarchies = cgroups::hierarchy::detect().map_err(cgroups::CgroupError::Detect)?;
     let cg = Cgroup::create(&hierarchies, cgroups_path.as_deref(), o.id)?;
     cleanup.cgroup = Some(cg.clone());
+    if let Some(u) = &plan.userns {
+        u.delegate_cgroup(&hierarchies, &cg)?;
+    }
     cg.apply_config(&config, &device_rules)?;
     plan.rootfs.cgroups = cgroup_view(&hierarchies, &cg, plan.namespaces.new_cgroup);
     // Provisional state (no init yet: "stopped"), so that if this process is killed from here
@@ -218,16 +229,12 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
     // On a cgroup2-only host the init starts inside its cgroup (CLONE_INTO_CGROUP); a kernel
-    // without it (before 5.7) gets the plain clone and the join below.
-    let flags = plan.namespaces.clone_flags;
+    // without it (before 5.7) gets the plain clone and the join below. A user namespace joined
+    // by path comes first (see userns::clone_init).
     let into = cg.clone_into_fd();
-    let cloned = raw::clone3_into_cgroup(flags, true, into.as_ref().map(|f| f.as_fd()));
-    let joined = into.is_some() && cloned.is_ok();
-    let forked = match cloned {
-        Err(_) if into.is_some() => raw::clone3(flags, true),
-        r => r,
-    }
-    .map_err(sys_err("clone3 of the container's init"))?;
+    let (forked, joined) =
+        userns::clone_init(&mut plan.namespaces, into.as_ref().map(|f| f.as_fd()))
+            .map_err(Error::Init)?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_end);
@@ -237,10 +244,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     };
     drop(init_end);
     drop(listener);
+    drop(idmapped);
     // The init has its own copy of the console socket: ours would keep the receiver from
     // seeing the init go away.
     plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
+    if let Some(u) = &plan.userns {
+        u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;
+    }
     phase(
         &mut t,
         if joined {

@@ -17,7 +17,7 @@ use crate::channel::{Channel, FromInit, ToInit};
 use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
 use crate::procfs::ProcFs;
-use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl, terminal};
+use crate::{lsm, namespaces, rootfs, seccomp, sys, sysctl, terminal, userns};
 
 /// A failed step of the init: what it was doing, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,8 @@ pub struct Plan {
     pub lsm: lsm::Plan,
     /// `process.terminal`: the pty made after pivot_root, its master sent to the console socket.
     pub terminal: Option<terminal::Plan>,
+    /// A user namespace (new or joined), with its mappings.
+    pub userns: Option<userns::Plan>,
 }
 
 impl Plan {
@@ -152,6 +154,10 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         _ => return Ok(None),
     }
     let mut t = Timings::new();
+    // The parent wrote the maps before Go: from here on the init is the container's root.
+    if let Some(u) = &plan.userns {
+        userns::become_root(u)?;
+    }
     // Not dumpable until exec: no process of the container may ptrace or open this one's
     // /proc files while it holds the runtime's state (exec resets it).
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)

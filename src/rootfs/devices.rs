@@ -1,11 +1,12 @@
 //! `/dev`: the default devices every container gets (null zero full random urandom tty, the
-//! /dev/fd and std* links, ptmx) and `linux.devices`, created as nodes inside the rootfs.
+//! /dev/fd and std* links, ptmx) and `linux.devices`, created as nodes inside the rootfs (in a
+//! user namespace, bind-mounted from the host: see `bind_from_host`).
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxDeviceType;
-use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, Uid};
+use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Uid};
 use rustix::io::Errno;
 
 use super::resolve;
@@ -72,6 +73,9 @@ pub fn defaults() -> Vec<Device> {
 
 /// Creates `d` inside the rootfs, replacing whatever the image had at that path.
 pub fn create(root: BorrowedFd<'_>, d: &Device) -> Result<(), StepError> {
+    if d.kind != FileType::Fifo && crate::userns::active() {
+        return bind_from_host(root, d);
+    }
     let what = || format!("creating device {}", d.path.display());
     let (dir, name) = resolve::parent(root, &d.path).step(what)?;
     let dev = rfs::makedev(d.major, d.minor);
@@ -93,6 +97,57 @@ pub fn create(root: BorrowedFd<'_>, d: &Device) -> Result<(), StepError> {
     .step(what)
     // No chmod: the init runs with umask 0, so mknod's mode is already exact, and a chmod by
     // path would follow a symlink swapped in meanwhile.
+}
+
+/// In a user namespace the kernel refuses mknod of a device: the host's node at the same path is
+/// bind-mounted onto an empty file instead, as runc does. It keeps the host's owner and mode
+/// (chowning it would change the host's node); it is checked to be the device asked for.
+fn bind_from_host(root: BorrowedFd<'_>, d: &Device) -> Result<(), StepError> {
+    use rustix::mount::{open_tree, OpenTreeFlags};
+    let what = || {
+        format!(
+            "creating device {} (bound from the host's, in a user namespace)",
+            d.path.display()
+        )
+    };
+    // Still the host's /dev: this runs before pivot_root.
+    let source = open_tree(
+        rfs::CWD,
+        &d.path,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .step(what)?;
+    let st = rfs::fstat(source.as_fd()).step(what)?;
+    if FileType::from_raw_mode(st.st_mode) != d.kind
+        || (rfs::major(st.st_rdev), rfs::minor(st.st_rdev)) != (d.major, d.minor)
+    {
+        return Err(StepError::msg(format!(
+            "{}: the host's {} is not the device {}:{} asked for",
+            what(),
+            d.path.display(),
+            d.major,
+            d.minor
+        )));
+    }
+    let (dir, name) = resolve::parent(root, &d.path).step(what)?;
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut made = rfs::openat(dir.as_fd(), &name, flags, Mode::empty());
+    if matches!(made, Err(Errno::EXIST)) {
+        rfs::unlinkat(dir.as_fd(), &name, AtFlags::empty()).step(what)?;
+        made = rfs::openat(dir.as_fd(), &name, flags, Mode::empty());
+    }
+    drop(made.step(what)?);
+    let target = rfs::openat2(
+        dir.as_fd(),
+        &name,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        rfs::ResolveFlags::NO_SYMLINKS | rfs::ResolveFlags::BENEATH,
+    )
+    .step(what)?;
+    super::mounts::attach(source.as_fd(), target.as_fd(), &Default::default()).step(what)
 }
 
 /// The links a program expects in /dev.

@@ -5,6 +5,7 @@
 
 pub mod cgroupfs;
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod paths;
 pub mod resolve;
@@ -182,7 +183,9 @@ pub fn prepare(plan: &Plan, t: &mut Timings) -> Result<OwnedFd, StepError> {
 
     // The rootfs becomes a mount of its own (pivot_root needs one); `root` is its fd.
     let what = || format!("bind mount rootfs {}", plan.rootfs.display());
-    let tree = mounts::bind_tree(&plan.rootfs, true).step(what)?;
+    let tree = mounts::bind_tree(&plan.rootfs, true)
+        .map_err(|e| crate::userns::explain_access(e, &plan.rootfs))
+        .step(what)?;
     let target = mounts::reopen_dir(&plan.rootfs).step(what)?;
     mounts::attach(tree.as_fd(), target.as_fd(), &mounts::Options::default()).step(what)?;
     let root = mounts::reopen_dir_at(tree.as_fd()).step(what)?;
@@ -228,7 +231,9 @@ fn populate(plan: &Plan, root: BorrowedFd<'_>, t: &mut Timings) -> Result<(), St
 /// nothing mounted into it propagates out, and it is entered with chroot.
 fn prepare_shared(plan: &Plan, t: &mut Timings) -> Result<OwnedFd, StepError> {
     let what = || format!("bind mount rootfs {}", plan.rootfs.display());
-    let tree = mounts::bind_tree(&plan.rootfs, true).step(what)?;
+    let tree = mounts::bind_tree(&plan.rootfs, true)
+        .map_err(|e| crate::userns::explain_access(e, &plan.rootfs))
+        .step(what)?;
     sys::mount_setattr(tree.as_fd(), true, 0, 0, libc::MS_PRIVATE).step(what)?;
     let target = mounts::reopen_dir(&plan.rootfs).step(what)?;
     mounts::attach(tree.as_fd(), target.as_fd(), &mounts::Options::default()).step(what)?;

@@ -171,6 +171,9 @@ pub struct Mount {
     pub destination: PathBuf,
     pub kind: Kind,
     pub options: Options,
+    /// For an idmapped bind: the fd of its source, detached and idmapped by the parent (see
+    /// idmap), which the init inherits and attaches.
+    pub idmapped: Option<i32>,
 }
 
 impl Mount {
@@ -205,6 +208,7 @@ impl Mount {
             destination: m.destination().clone(),
             kind,
             options,
+            idmapped: None,
         })
     }
 }
@@ -218,26 +222,55 @@ pub fn apply(
     let dest = m.destination.display();
     match &m.kind {
         Kind::Bind { source, recursive } => {
-            let is_dir = std::fs::metadata(source)
-                .step(|| format!("bind mount source {}", source.display()))?
-                .is_dir();
+            // SAFETY: the parent opened this fd for this mount before clone and keeps it
+            // open until then; this process inherited it and closes none of its fds before.
+            let premade = m.idmapped.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+            let is_dir = match premade {
+                Some(fd) => rustix::fs::fstat(fd)
+                    .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+                    .map_err(io::Error::from),
+                None => std::fs::metadata(source)
+                    .map(|md| md.is_dir())
+                    .map_err(|e| crate::userns::explain_access(e, source)),
+            }
+            .step(|| format!("bind mount source {}", source.display()))?;
             let target = if is_dir {
                 resolve::mkdir_all(root, &m.destination)
             } else {
                 resolve::mkfile(root, &m.destination)
             }
             .step(|| format!("creating mount point {dest}"))?;
-            let tree = bind_tree(source, *recursive)
-                .step(|| format!("bind mount {} on {dest}", source.display()))?;
-            attach(tree.as_fd(), target.as_fd(), &m.options)
+            let owned;
+            let tree = match premade {
+                Some(fd) => fd,
+                None => {
+                    owned = bind_tree(source, *recursive)
+                        .step(|| format!("bind mount {} on {dest}", source.display()))?;
+                    owned.as_fd()
+                }
+            };
+            attach(tree, target.as_fd(), &m.options)
+                .map_err(|e| crate::userns::explain_locked(e, source, &m.options))
                 .step(|| format!("bind mount {} on {dest}", source.display()))
         }
         Kind::Fs { fstype, source } => {
             let target = resolve::mkdir_all(root, &m.destination)
                 .step(|| format!("creating mount point {dest}"))?;
-            let mnt =
-                new_fs(fstype, source, &m.options).step(|| format!("mount {fstype} on {dest}"))?;
-            attach(mnt.as_fd(), target.as_fd(), &m.options)
+            let mut options = std::borrow::Cow::Borrowed(&m.options);
+            let mnt = match new_fs(fstype, source, &m.options) {
+                // In a user namespace that does not own the matching namespace (see userns).
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    crate::userns::host_instance(fstype, e).and_then(|host| {
+                        // The host's mounts below come along, and get the flags too.
+                        let o = options.to_mut();
+                        o.rec_set |= o.set;
+                        bind_tree(host, true)
+                    })
+                }
+                r => r,
+            }
+            .step(|| format!("mount {fstype} on {dest}"))?;
+            attach(mnt.as_fd(), target.as_fd(), &options)
                 .step(|| format!("mount {fstype} on {dest}"))
         }
         Kind::Cgroup => super::cgroupfs::mount(root, m, cgroups),

@@ -242,12 +242,6 @@ fn validate_namespaces(c: &Config) -> Result<(), SpecError> {
             ));
         }
         seen.push(ns.typ());
-        if ns.typ() == LinuxNamespaceType::User {
-            return Err(c.invalid(
-                format!("linux.namespaces[{i}]"),
-                "user namespaces are not supported by berth yet",
-            ));
-        }
     }
     // A uts namespace joined by path gets the name, as under runc; only the runtime's own
     // (none listed) is refused.
@@ -281,11 +275,6 @@ fn refuse_unapplied(c: &Config) -> Result<(), SpecError> {
         }
         if linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()) {
             return not_yet("linux.timeOffsets");
-        }
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        {
-            return not_yet("linux.uidMappings");
         }
     }
     Ok(())

@@ -26,7 +26,7 @@ pub enum Forked {
 /// held by another thread. glibc's cached thread id is stale in the child, so the child must use
 /// raw per-thread syscalls for credentials (rustix `set_thread_*`), never glibc's set*id.
 pub fn clone3(flags: u64, want_pidfd: bool) -> io::Result<Forked> {
-    clone3_into_cgroup(flags, want_pidfd, None)
+    clone3_with(flags, want_pidfd, None, libc::SIGCHLD as u64)
 }
 
 /// `clone3` as above; with `cgroup` (an fd of a cgroup v2 directory) the child starts inside that
@@ -35,6 +35,22 @@ pub fn clone3_into_cgroup(
     flags: u64,
     want_pidfd: bool,
     cgroup: Option<BorrowedFd<'_>>,
+) -> io::Result<Forked> {
+    clone3_with(flags, want_pidfd, cgroup, libc::SIGCHLD as u64)
+}
+
+/// `clone3` with CLONE_PARENT: the new process is a sibling of the caller, a child of the
+/// caller's parent (which must wait for it), and signals it with the caller's exit signal.
+pub fn clone3_sibling(flags: u64) -> io::Result<Forked> {
+    // The kernel refuses an exit signal with CLONE_PARENT: the caller's own is used.
+    clone3_with(flags | libc::CLONE_PARENT as u64, false, None, 0)
+}
+
+fn clone3_with(
+    flags: u64,
+    want_pidfd: bool,
+    cgroup: Option<BorrowedFd<'_>>,
+    exit_signal: u64,
 ) -> io::Result<Forked> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut pidfd: RawFd = -1;
@@ -54,7 +70,7 @@ pub fn clone3_into_cgroup(
     } else {
         0
     };
-    args.exit_signal = libc::SIGCHLD as u64;
+    args.exit_signal = exit_signal;
     // SAFETY: `args` is a fully initialised clone_args of the size we pass; with no stack given the
     // kernel duplicates the caller's stack like fork(), so both returns continue on valid memory.
     // `pidfd` outlives the call (the kernel writes it before returning in the parent).
@@ -145,6 +161,34 @@ pub fn mount_setattr(
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `mount_setattr` with MOUNT_ATTR_IDMAP: idmaps the detached mount `fd` (every mount of its
+/// tree if `recursive`) with the mappings of the user namespace `userns`.
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let mut attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: as in mount_setattr: a valid empty path, an initialised attr of the size passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret)
 }
 
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if the caller closed them), so that no socket
