@@ -244,31 +244,77 @@ fn cwd_through_a_runtime_fd_is_refused() {
     }
 }
 
-/// CVE-2019-5736: the created container's init runs from a sealed copy of berth, so its
-/// /proc/<pid>/exe cannot be reopened to overwrite the host's berth binary.
+/// CVE-2019-5736, mounted as an attack: a created container's init is a process of the runtime
+/// inside the container until its exec. A second container joins its pid namespace (with
+/// CAP_SYS_PTRACE, past the init's non-dumpable guard) and tries to write the runtime's binary
+/// through /proc/1/exe: directly while the init runs it, and by reopening an fd of it for writing
+/// once the init has exec'd its program (the original exploit). Both must fail and the host's
+/// binary must stay byte-identical. Runtime-agnostic: runc passes it too.
 #[test]
-fn init_exe_is_a_sealed_copy_not_the_host_binary() {
-    need_berth!();
+fn container_cannot_overwrite_the_runtime_binary_through_proc_exe() {
+    need_root!();
     let host_bin = crate::common::runtime_bin();
-    let before = std::fs::read(&host_bin).expect("read berth");
-    let mut c = Container::new(Bundle::new().args(&["sleep", "100"]));
-    c.create(&[]).assert_ok();
-    let pid = c.state()["pid"].as_i64().expect("pid");
-    let exe = format!("/proc/{pid}/exe");
-    let link = std::fs::read_link(&exe).expect("readlink exe");
-    assert!(
-        link.to_string_lossy().starts_with("/memfd:berth"),
-        "{}",
-        link.display()
+    let before = std::fs::read(&host_bin).expect("read the runtime binary");
+    let mut victim = Container::new(Bundle::new().args(&["sleep", "100"]));
+    victim.create(&[]).assert_ok();
+    let pid = victim.state()["pid"].as_i64().expect("pid");
+    // The reopen is retried while the binary is busy: the kernel refuses writes to a binary some
+    // process still executes (a runtime command still finishing), which is not the defence.
+    let script = r#"
+        exec 3</proc/1/exe || { echo cannot-open; exit 1; }
+        echo "opened $(readlink /proc/1/exe)"
+        err=$( { printf x >>/proc/1/exe; } 2>&1 ) && echo direct-WROTE || echo "direct-refused: $err"
+        # The original exploit: wait until pid 1 no longer executes the runtime, then reopen.
+        while [ "$(readlink /proc/1/exe)" = "$(readlink /proc/self/fd/3)" ]; do sleep 0.02; done
+        n=0
+        while :; do
+            if err=$( { printf x >>/proc/self/fd/3; } 2>&1 ); then echo reopen-WROTE; break; fi
+            case $err in *busy*) n=$((n + 1)); [ $n -lt 250 ] && { sleep 0.02; continue; } ;; esac
+            echo "reopen-refused: $err"; break
+        done
+        echo done
+    "#;
+    let mut namespaces = base_namespaces();
+    namespaces.retain(|n| n["type"] != "pid");
+    namespaces.push(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    let caps = json!([
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_PTRACE"
+    ]);
+    let attacker = Container::new(
+        Bundle::new()
+            .set("/linux/namespaces", json!(namespaces))
+            .set("/process/capabilities/bounding", caps.clone())
+            .set("/process/capabilities/effective", caps.clone())
+            .set("/process/capabilities/permitted", caps)
+            .args(&["sh", "-c", script]),
     );
-    let write = std::fs::OpenOptions::new().append(true).open(&exe);
-    assert!(write.is_err(), "the init's exe opened for writing");
-    c.delete(true).assert_ok();
-    c.assert_no_leftovers();
+    // Detached: no runtime command of the attacker's keeps the binary busy.
+    attacker.run_detach().assert_ok();
+    let opened = attacker.wait_output("opened");
+    victim.start().assert_ok();
+    let out = attacker.wait_output("done");
     assert!(
-        std::fs::read(&host_bin).expect("read berth") == before,
-        "berth binary changed"
+        out.contains("direct-refused") && out.contains("reopen-refused"),
+        "{opened}\n{out}"
     );
+    victim.delete(true).assert_ok();
+    attacker.delete(true).assert_ok();
+    victim.assert_no_leftovers();
+    attacker.assert_no_leftovers();
+    assert!(
+        std::fs::read(&host_bin).expect("read the runtime binary") == before,
+        "the runtime binary changed"
+    );
+}
+
+fn base_namespaces() -> Vec<serde_json::Value> {
+    crate::bundle::base_config()["linux"]["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .clone()
 }
 
 /// CVE-2025-31133 class: masking binds the container's /dev/null over files; a /dev/null that
@@ -317,4 +363,19 @@ fn usage_errors_are_one_line() {
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         assert!(out.stderr.contains(names), "{out}");
     }
+}
+
+/// Where overlayfs is available (as here, as root), berth seals itself without copying: the
+/// init's binary is berth seen through a read-only overlayfs, not a memfd copy (sys::exe).
+#[test]
+fn init_runs_from_a_read_only_overlay_of_berth() {
+    need_berth!();
+    let mut c = Container::new(Bundle::new().args(&["true"]));
+    c.create(&[]).assert_ok();
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let fs = rustix::fs::statfs(format!("/proc/{pid}/exe").as_str()).expect("statfs exe");
+    assert_eq!(fs.f_type as u64, 0x794c_7630, "not on overlayfs");
+    assert_ne!(fs.f_flags as u64 & libc::ST_RDONLY, 0, "not read-only");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
 }

@@ -9,6 +9,9 @@ use berth::{cli, logging};
 fn main() {
     // No socket or file of berth's may land on fd 0-2 and be handed to a container as stdio.
     berth::sys::ensure_stdio();
+    // Commands that clone a process into a container run from a sealed copy of berth (see
+    // sys::exe): decided on the raw arguments, so that the first process does next to nothing.
+    berth::sys::exe::reexec_early(std::env::args_os().skip(1));
     let args = cli::normalize_args(std::env::args());
     let parsed = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -33,8 +36,8 @@ fn main() {
             std::process::exit(1);
         }
     }
-    // Commands that clone a process into a container run from a sealed copy of berth (see
-    // sys::exe): the init, and exec's process until its execve.
+    // Checked again on the parsed command: the init, and exec's process until its execve, run
+    // from the sealed copy.
     let clones_init = matches!(
         parsed.command,
         Some(cli::Command::Create(_))
@@ -47,17 +50,8 @@ fn main() {
     } else {
         1
     };
-    if clones_init && !berth::sys::exe::running_sealed() {
-        // A marker stops a loop where the sealed copy cannot see its own seals (an LSM policy).
-        if std::env::var_os(berth::sys::exe::MARKER).is_some() {
-            eprintln!("berth: running from a sealed copy of the binary failed: its seals are not visible (CVE-2019-5736 defence)");
-            std::process::exit(1);
-        }
-        let e = berth::sys::exe::reexec_sealed();
-        eprintln!(
-            "berth: re-executing from a sealed copy of the binary (CVE-2019-5736 defence): {e}"
-        );
-        std::process::exit(1);
+    if clones_init {
+        berth::sys::exe::ensure_sealed(failure_code);
     }
     if parsed.version {
         print!("{}", cli::version_text());

@@ -214,6 +214,28 @@ fn write_atomic(tmp: &Path, dest: &Path, data: &[u8]) -> Result<(), StateError> 
     fs::rename(tmp, dest).map_err(io_err("writing", dest))
 }
 
+/// Connects to the unix socket at `path` through /proc/self/fd/N/NAME, so that long state
+/// paths still fit sun_path. Close-on-exec; non-blocking if asked (then a full backlog is EAGAIN).
+pub fn connect_unix(path: &Path, nonblocking: bool) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let dirfd = rustix::fs::open(
+        parent,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let mut short = format!("/proc/self/fd/{}/", std::os::fd::AsRawFd::as_raw_fd(&dirfd));
+    short.push_str(&path.file_name().unwrap_or_default().to_string_lossy());
+    let flags = if nonblocking {
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK
+    } else {
+        SocketFlags::CLOEXEC
+    };
+    let sock = net::socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None)?;
+    net::connect(&sock, &SocketAddrUnix::new(short.as_str())?)?;
+    Ok(sock)
+}
+
 /// The process's start time in clock ticks since boot, and whether it is a zombie; `None` if no
 /// such process exists.
 pub fn proc_stat(pid: i32) -> Option<(u64, bool)> {
@@ -237,12 +259,22 @@ impl State {
         matches!(proc_stat(self.pid), Some((start, zombie)) if start == self.start_time && !zombie)
     }
 
-    /// The init still runs berth's sealed copy, i.e. has not exec'd the program yet: a `start`
-    /// killed between the exec and removing the socket must not leave "created" behind.
-    fn init_not_exec_yet(&self) -> bool {
-        std::fs::read_link(format!("/proc/{}/exe", self.pid))
-            .map(|l| l.to_string_lossy().starts_with("/memfd:berth"))
-            .unwrap_or(true)
+    /// The init still waits for `start`: it listens on the start socket until its exec (the
+    /// listener is close-on-exec), so a connection is refused once the program runs, even if a
+    /// `start` killed after the exec left the socket file behind. The init takes this probe
+    /// for a caller that went away and keeps waiting. Independent of how berth's binary is
+    /// sealed (sys::exe), unlike a look at /proc/<pid>/exe.
+    fn init_waits_for_start(dir: &StateDir) -> bool {
+        match connect_unix(&dir.start_socket(), true) {
+            Ok(_) => true,
+            Err(e) => match e.raw_os_error() {
+                // The backlog is full: a `start` is being served right now, still "created".
+                Some(libc::EAGAIN) => true,
+                Some(libc::ENOENT) | Some(libc::ECONNREFUSED) | Some(libc::ENOTDIR) => false,
+                // Cannot tell (e.g. no access): trust the socket file.
+                _ => dir.start_socket().exists(),
+            },
+        }
     }
 
     pub fn status(&self, dir: &StateDir) -> Status {
@@ -261,7 +293,7 @@ impl State {
             Status::Stopped
         } else if self.cgroup.frozen() {
             Status::Paused
-        } else if dir.start_socket().exists() && self.init_not_exec_yet() {
+        } else if Self::init_waits_for_start(dir) {
             Status::Created
         } else {
             Status::Running

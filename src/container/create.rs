@@ -442,22 +442,7 @@ fn listen(path: &Path) -> Result<OwnedFd, Error> {
 }
 
 pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dirfd = fs::File::open(parent)?;
-    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-    let short = PathBuf::from(format!(
-        "/proc/self/fd/{}/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
-        name.display()
-    ));
-    let sock = net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
-    net::connect(&sock, &SocketAddrUnix::new(&short)?)?;
-    Ok(sock)
+    state::connect_unix(path, false)
 }
 
 /// Writes the pid file atomically through a temp file created exclusively (O_EXCL: never

@@ -1,6 +1,6 @@
 //! Raw syscalls that neither nix nor rustix wrap: `clone3`, `close_range`, `mount_setattr`,
 //! `keyctl`, `ioprio_set`, `sched_setattr`, `personality`, `seccomp`; `bpf` (bpf.rs); the sealed
-//! re-exec (exe.rs) and the start of a hook program with a pidfd (spawn.rs).
+//! re-exec (exe/) and the start of a hook program with a pidfd (spawn.rs).
 //!
 //! Each is wrapped exactly once here; the rest of berth calls these safe functions.
 
