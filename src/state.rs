@@ -161,12 +161,19 @@ impl StateDir {
     }
 
     /// Takes the container's lock (released when the returned file is closed), so that two
-    /// commands never change one container at once.
+    /// commands never change one container at once. The lock is on the directory itself: if a
+    /// delete removed it (and a create made the id again) while we waited, the path no longer
+    /// names the locked directory, and the container we meant is gone.
     pub fn lock(&self) -> Result<File, StateError> {
         let f = File::open(&self.path).map_err(io_err("opening", &self.path))?;
         rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io_err("locking", &self.path)(e.into()))?;
-        Ok(f)
+        let locked =
+            rustix::fs::fstat(f.as_fd()).map_err(|e| io_err("locking", &self.path)(e.into()))?;
+        match rustix::fs::stat(&self.path) {
+            Ok(now) if (now.st_dev, now.st_ino) == (locked.st_dev, locked.st_ino) => Ok(f),
+            _ => Err(StateError::NotFound(self.id.clone())),
+        }
     }
 
     pub fn load(&self) -> Result<State, StateError> {
@@ -239,7 +246,7 @@ pub fn connect_unix(path: &Path, nonblocking: bool) -> io::Result<std::os::fd::O
 /// The process's start time in clock ticks since boot, and whether it is a zombie; `None` if no
 /// such process exists.
 pub fn proc_stat(pid: i32) -> Option<(u64, bool)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::procfs::read(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
 

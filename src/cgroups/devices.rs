@@ -5,6 +5,7 @@
 //! ebpf.rs turns that into the BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup.
 
 use std::fs;
+use std::io::Write;
 
 use super::{Cgroup, CgroupError};
 use crate::spec::{Config, SpecError};
@@ -300,18 +301,31 @@ impl Cgroup {
             None => rules.iter().map(|r| (r.allow, r.line())).collect(),
             Some(old) => Emulated::new(old).writes_to(&Emulated::new(rules)),
         };
+        // Each file is opened once; the kernel takes one rule per write(2), in order.
+        let mut files: [Option<fs::File>; 2] = [None, None];
         for (allow, line) in writes {
             let file = dir.path.join(if allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             });
-            fs::write(&file, &line).map_err(|source| CgroupError::Limit {
+            let err = |source| CgroupError::Limit {
                 field: "linux.resources.devices".into(),
                 file: file.clone(),
                 value: line.clone(),
                 source,
-            })?;
+            };
+            let slot = &mut files[usize::from(allow)];
+            let f = match slot {
+                Some(f) => f,
+                None => slot.insert(
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .open(&file)
+                        .map_err(err)?,
+                ),
+            };
+            f.write_all(line.as_bytes()).map_err(err)?;
         }
         Ok(true)
     }

@@ -63,7 +63,7 @@ pub fn mode(hierarchies: &[Hierarchy]) -> Mode {
 
 /// Every cgroup hierarchy mounted in this mount namespace (first mount of each wins).
 pub fn detect() -> std::io::Result<Vec<Hierarchy>> {
-    Ok(parse_mountinfo(&std::fs::read_to_string(
+    Ok(parse_mountinfo(&crate::procfs::read(
         "/proc/self/mountinfo",
     )?))
 }

@@ -145,7 +145,7 @@ impl Cgroup {
         if hierarchies.is_empty() {
             return Err(CgroupError::NoHierarchy);
         }
-        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let own = crate::procfs::read("/proc/self/cgroup").unwrap_or_default();
         let mut cg = Cgroup::default();
         for h in hierarchies {
             let cgroup = hierarchy::container_path(h, cgroups_path, id, &own);
@@ -159,7 +159,7 @@ impl Cgroup {
             };
             let made = mkdir_all(&dir.path, &mut dir.created);
             let cpuset_ok = if h.controllers.iter().any(|c| c == "cpuset") {
-                v1::init_cpuset(&h.mountpoint, &dir.path)
+                v1::init_cpuset(&h.mountpoint, &dir.path, &dir.created)
             } else {
                 Ok(())
             };
@@ -504,21 +504,20 @@ pub(crate) fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> boo
 
 /// `mkdir -p`, recording each directory it created (parents first). A parent that another
 /// container's delete removes meanwhile (it removes the empty parents it made) is made again.
+/// The leaf is tried first: its parents usually exist.
 fn mkdir_all(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     for attempt in 0..3 {
-        if path.is_dir() {
-            return Ok(());
-        }
-        if let Some(parent) = path.parent() {
-            mkdir_all(parent, created)?;
-        }
         match fs::create_dir(path) {
             Ok(()) => {
                 created.push(path.to_path_buf());
                 return Ok(());
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound && attempt < 2 => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound && attempt < 2 => {
+                if let Some(parent) = path.parent() {
+                    mkdir_all(parent, created)?;
+                }
+            }
             Err(e) => return Err(io_err("creating", path)(e)),
         }
     }

@@ -3,7 +3,7 @@
 //! `linux.resources`; the `Manager` writes them, freezes and reads stats.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
@@ -342,23 +342,39 @@ fn blkio_v1(p: &mut Plan, b: &LinuxBlockIo) {
 /// A new v1 cpuset cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no task can join
 /// it until they are set: copy them down from the parent, top to bottom, for every level from
 /// the hierarchy's mount point to `leaf` that is still empty. Levels made by a concurrent create
-/// are included: they may not be filled yet.
-pub fn init_cpuset(mountpoint: &Path, leaf: &Path) -> Result<(), CgroupError> {
+/// are included: they may not be filled yet. Levels this create made (`created`) are known to be
+/// empty, and a level's value, once read or written, is the next level's parent value.
+pub fn init_cpuset(mountpoint: &Path, leaf: &Path, created: &[PathBuf]) -> Result<(), CgroupError> {
     let Ok(rel) = leaf.strip_prefix(mountpoint) else {
         return Ok(());
     };
     let mut dir = mountpoint.to_path_buf();
+    let mut above: [Option<String>; 2] = [None, None];
     for part in rel.components() {
         let parent = dir.clone();
         dir.push(part);
-        for file in ["cpuset.cpus", "cpuset.mems"] {
+        let fresh = created.contains(&dir);
+        for (file, known) in ["cpuset.cpus", "cpuset.mems"].into_iter().zip(&mut above) {
             let mine = dir.join(file);
-            if fs::read_to_string(&mine).is_ok_and(|s| !s.trim().is_empty()) {
-                continue;
+            if !fresh {
+                if let Some(v) = fs::read_to_string(&mine)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                {
+                    *known = Some(v.trim().to_string());
+                    continue;
+                }
             }
-            let from = parent.join(file);
-            let value = fs::read_to_string(&from).map_err(io_err("reading", &from))?;
-            fs::write(&mine, value.trim()).map_err(io_err("writing", &mine))?;
+            let value = match known.take() {
+                Some(v) => v,
+                None => {
+                    let from = parent.join(file);
+                    let v = fs::read_to_string(&from).map_err(io_err("reading", &from))?;
+                    v.trim().to_string()
+                }
+            };
+            fs::write(&mine, &value).map_err(io_err("writing", &mine))?;
+            *known = Some(value);
         }
     }
     Ok(())

@@ -13,19 +13,16 @@ use super::kill::{kill_all, signal_init};
 use super::{Container, Error};
 use crate::hooks::{self, Kind};
 use crate::logging;
-use crate::state::{self, State, StateError, Status};
+use crate::state::{self, State, StateDir, StateError, Status};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
-    let first = match Container::load(root, id) {
-        Err(Error::State(StateError::NotFound(_))) => return remove_remains(root, id, force),
+    let dir = match StateDir::open(root, id) {
+        Err(StateError::NotFound(_)) => return remove_remains(root, id, force),
         r => r?,
     };
-    let _lock = first.dir.lock()?;
-    // Re-read under the lock: another delete (and a new create of the id) may have come first.
+    let _lock = dir.lock()?;
+    // Read under the lock: another delete may have come first.
     let c = Container::load(root, id)?;
-    if (c.state.pid, c.state.start_time) != (first.state.pid, first.state.start_time) {
-        return Err(crate::state::StateError::NotFound(id.into()).into());
-    }
     let status = c.state.status(&c.dir);
     if status == Status::Creating {
         return Err(Error::WrongStatus {

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use super::{Container, Error};
-use crate::state::Status;
+use crate::state::{StateDir, Status};
 
 /// Loads the container under its lock, checks its status, and freezes or thaws it.
 fn set(root: &Path, id: &str, frozen: bool) -> Result<(), Error> {
-    let first = Container::load(root, id)?;
-    let _lock = first.dir.lock()?;
+    // Read under the lock (see StateDir::lock).
+    let _lock = StateDir::open(root, id)?.lock()?;
     let c = Container::load(root, id)?;
     let ok = if frozen {
         // runc pauses a created container too: its init is frozen before it execs.

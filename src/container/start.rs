@@ -8,12 +8,11 @@ use super::create::connect_start_socket;
 use super::{sys_err, Container, Error};
 use crate::hooks::{self, Kind};
 use crate::logging;
-use crate::state::Status;
+use crate::state::{StateDir, Status};
 
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
-    let c = Container::load(root, id)?;
-    let _lock = c.dir.lock()?;
-    // Re-read under the lock: another start may have won.
+    let _lock = StateDir::open(root, id)?.lock()?;
+    // Read under the lock: another start may have won.
     let c = Container::load(root, id)?;
     if c.status != Status::Created {
         return Err(Error::WrongStatus {

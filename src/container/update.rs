@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{sys_err, Container, Error};
 use crate::cgroups::{devices, CgroupError};
 use crate::spec::Config;
-use crate::state::Status;
+use crate::state::{StateDir, Status};
 
 /// Fields where runc's update treats 0 (or "") as "leave as it is": dockerd and containerd
 /// send every field, the unchanged ones as zero.
@@ -58,8 +58,8 @@ pub fn merge(base: &mut Value, patch: &Value, path: &str) {
 }
 
 pub fn update(root: &Path, id: &str, patch: &Value) -> Result<(), Error> {
-    let first = Container::load(root, id)?;
-    let _lock = first.dir.lock()?;
+    // Read under the lock (see StateDir::lock).
+    let _lock = StateDir::open(root, id)?.lock()?;
     let c = Container::load(root, id)?;
     if matches!(c.status, Status::Stopped | Status::Creating) {
         return Err(Error::WrongStatus {
