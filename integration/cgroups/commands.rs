@@ -42,6 +42,27 @@ fn pause_stops_and_resume_continues() {
     c.assert_no_leftovers();
 }
 
+/// A created container can be paused; `start` then refuses it (its frozen init could not
+/// answer) and leaves it created, and starts it once resumed.
+#[test]
+fn a_paused_created_container_is_not_started() {
+    need_root!();
+    let mut c = Container::new(Bundle::new().args(&["echo", "started"]));
+    c.create(&[]).assert_ok();
+    c.rt(&["pause", &c.id]).assert_ok();
+    assert_eq!(c.status(), "paused");
+    let out = c.start();
+    out.assert_failed();
+    assert!(out.stderr.contains("paused"), "{out}");
+    c.rt(&["resume", &c.id]).assert_ok();
+    assert_eq!(c.status(), "created");
+    c.start().assert_ok();
+    c.wait_output("started");
+    c.wait_status("stopped");
+    c.delete(false).assert_ok();
+    c.assert_no_leftovers();
+}
+
 /// `ps` lists the container's processes: `--format json` their host pids, the table the host
 /// ps lines of exactly those (with ps arguments passed through).
 #[test]
