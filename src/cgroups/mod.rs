@@ -1,6 +1,8 @@
-//! The container's cgroup: created before the init is cloned (on a cgroup2-only host the init is
-//! cloned straight into it), limited from `linux.resources`, frozen by `pause`, read by `events`
-//! and `ps`, reached by `kill --all` and `delete`, and removed with the container.
+//! The container's cgroup: planned before the init is cloned, its cgroup2 directory made then
+//! (the init is cloned straight into it) and the v1 ones while the init makes its network
+//! namespace; joined by the init itself (`join_self`), limited from `linux.resources`, frozen by
+//! `pause`, read by `events` and `ps`, reached by `kill --all` and `delete`, and removed with the
+//! container.
 //!
 //! berth writes the cgroup filesystem itself (see ../shared/crates.md: no crate covers v1, v2 and
 //! hybrid hosts and the v2 device filter without an async D-Bus stack). The host's layout is
@@ -103,7 +105,8 @@ pub struct Dir {
 }
 
 impl Dir {
-    fn is_v2(&self) -> bool {
+    /// The cgroup2 tree's directory (the whole cgroup on a cgroup2-only host).
+    pub fn is_v2(&self) -> bool {
         self.hierarchy == "unified"
     }
 
@@ -133,11 +136,9 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates the container's cgroup in every hierarchy (from `hierarchy::detect`), following
-    /// runc's cgroupfs rules for `linux.cgroupsPath`. On a cgroup2-only host every available
-    /// controller is delegated down to it, as runc does. On failure, whatever was created is
-    /// removed again.
-    pub fn create(
+    /// Where the container's cgroup is in every hierarchy, by runc's cgroupfs rules for
+    /// `linux.cgroupsPath`; nothing is created yet (see `make`).
+    pub fn plan(
         hierarchies: &[Hierarchy],
         cgroups_path: Option<&Path>,
         id: &str,
@@ -146,33 +147,49 @@ impl Cgroup {
             return Err(CgroupError::NoHierarchy);
         }
         let own = crate::procfs::read("/proc/self/cgroup").unwrap_or_default();
-        let mut cg = Cgroup::default();
-        for h in hierarchies {
-            let cgroup = hierarchy::container_path(h, cgroups_path, id, &own);
-            let path = h.dir(&cgroup);
-            let mut dir = Dir {
-                hierarchy: h.name(),
-                path,
-                cgroup,
-                created: Vec::new(),
-                mountpoint: h.mountpoint.clone(),
-            };
-            let made = mkdir_all(&dir.path, &mut dir.created);
-            let cpuset_ok = if h.controllers.iter().any(|c| c == "cpuset") {
-                v1::init_cpuset(&h.mountpoint, &dir.path, &dir.created)
-            } else {
-                Ok(())
-            };
-            cg.dirs.push(dir);
-            if let Err(e) = made.and(cpuset_ok) {
-                let _ = cg.remove();
-                return Err(e);
+        let dirs = hierarchies
+            .iter()
+            .map(|h| {
+                let cgroup = hierarchy::container_path(h, cgroups_path, id, &own);
+                Dir {
+                    hierarchy: h.name(),
+                    path: h.dir(&cgroup),
+                    cgroup,
+                    created: Vec::new(),
+                    mountpoint: h.mountpoint.clone(),
+                }
+            })
+            .collect();
+        Ok(Cgroup { dirs })
+    }
+
+    /// Creates the directories (and missing parents) of the hierarchies `which` selects, with
+    /// cpuset values copied down; on a cgroup2-only host every available controller is
+    /// delegated down to the new directory, as runc does. What was created is recorded in
+    /// `created` even on failure: the caller removes it (`remove`) once nothing runs in it.
+    pub fn make(
+        &mut self,
+        hierarchies: &[Hierarchy],
+        which: impl Fn(&Dir) -> bool,
+    ) -> Result<(), CgroupError> {
+        let unified = self.mode() == Mode::Unified;
+        for d in self.dirs.iter_mut().filter(|d| which(d)) {
+            mkdir_all(&d.path, &mut d.created)?;
+            let cpuset = hierarchies.iter().find(|h| {
+                h.mountpoint == d.mountpoint && h.controllers.iter().any(|c| c == "cpuset")
+            });
+            if let Some(h) = cpuset {
+                v1::init_cpuset(&h.mountpoint, &d.path, &d.created)?;
+            }
+            if unified && d.is_v2() {
+                v2::V2 {
+                    dir: d,
+                    hybrid: false,
+                }
+                .delegate_all();
             }
         }
-        if let Some(v2) = cg.v2().filter(|_| cg.mode() == Mode::Unified) {
-            v2.delegate_all();
-        }
-        Ok(cg)
+        Ok(())
     }
 
     /// The host's layout, as this cgroup spans it.
@@ -297,11 +314,12 @@ impl Cgroup {
         }
     }
 
-    /// An fd of the container's cgroup for clone3's CLONE_INTO_CGROUP, on a cgroup2-only host
-    /// (elsewhere the v1 hierarchies must be joined anyway: use `join`). `exec` passes it too,
-    /// so an exec'd process never runs outside the container's cgroup.
+    /// An fd of the container's cgroup2 directory for clone3's CLONE_INTO_CGROUP, wherever there
+    /// is one (the whole cgroup on a cgroup2-only host, the v2 tree of a hybrid one): the
+    /// process starts in it and never takes the kernel's threadgroup lock to move there (see
+    /// `join_self`). `create` and `exec` pass it.
     pub fn clone_into_fd(&self) -> Option<OwnedFd> {
-        let v2 = self.v2().filter(|_| self.mode() == Mode::Unified)?;
+        let v2 = self.v2()?;
         rustix::fs::open(
             &v2.dir.path,
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -310,13 +328,31 @@ impl Cgroup {
         .ok()
     }
 
-    /// Moves `pid` into the container's cgroup in every hierarchy (the init when it was not
-    /// cloned into it, and processes that `exec` starts).
-    pub fn join(&self, pid: i32) -> Result<(), CgroupError> {
-        let pid = pid.to_string();
-        for d in &self.dirs {
-            let procs = d.path.join("cgroup.procs");
-            fs::write(&procs, &pid).map_err(io_err("adding the init to", &procs))?;
+    /// The files through which a single-threaded process moves itself into the container's
+    /// cgroup, by writing "0": each v1 hierarchy's `tasks`, and the cgroup2 directory's
+    /// `cgroup.procs` unless the process was cloned into it (`in_v2`, see `clone_into_fd`).
+    ///
+    /// Why `tasks`: writing a pid to `cgroup.procs` (or "0" to a cgroup2 `cgroup.procs`) moves
+    /// a whole thread group and takes the kernel's global threadgroup lock, whose first writer
+    /// waits for an RCU grace period: 0.1 ms per hierarchy, and 10-25 ms now and then on a
+    /// loaded host. "0" written to `tasks` moves only the calling thread, without that lock;
+    /// for a process of one thread it is the same move.
+    pub fn self_join_files(&self, in_v2: bool) -> impl Iterator<Item = PathBuf> + '_ {
+        self.dirs
+            .iter()
+            .filter_map(move |d| match (d.is_v2(), in_v2) {
+                (false, _) => Some(d.path.join("tasks")),
+                (true, false) => Some(d.path.join("cgroup.procs")),
+                (true, true) => None,
+            })
+    }
+
+    /// Moves the calling process, which must be single-threaded (the init), into the container's
+    /// cgroup from inside (see `self_join_files`). The init does it before it becomes root of a
+    /// user namespace: as the container's root it could no longer write the host's cgroup files.
+    pub fn join_self(&self, in_v2: bool) -> Result<(), CgroupError> {
+        for file in self.self_join_files(in_v2) {
+            fs::write(&file, "0").map_err(io_err("joining", &file))?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
-//! `create`: the parent side. Load and check the config, create the state dir and cgroup, clone
-//! the init once (all new namespaces in one clone3), put it in its cgroup, and wait until it has
-//! set the container up. Any failure kills the init and removes everything created so far.
+//! `create`: the parent side. Load and check the config, create the state dir, clone the init
+//! once (all new namespaces in one clone3, into its cgroup2 directory if there is one), make and
+//! limit the rest of its cgroup while the init makes its network namespace, and wait until it
+//! has joined its cgroup and set the container up. Any failure kills the init and removes
+//! everything created so far.
 
 use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
@@ -131,6 +133,8 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         lsm: lsm::Plan::from_config(&config)?,
         terminal: None,
         userns: None,
+        cgroup: Cgroup::default(),
+        in_cgroup_v2: false,
     };
     plan.userns = userns::Plan::from_config(&config, &mut plan.namespaces)?;
     if let Some(u) = &plan.userns {
@@ -176,22 +180,21 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     };
     let dir = StateDir::create(o.root, o.id)?;
     cleanup.dir = Some(dir.clone());
-    let saved = dir.config_file();
-    fs::write(&saved, &config.text).map_err(sys_err(format!("writing {}", saved.display())))?;
     // No lock: the exclusive mkdir owns the id, other commands see no state.json until it is
     // written, and a lock fd would be inherited by the init and held until its exec.
     let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
     // mountinfo is read once for both the cgroup and the container's view of it.
     let hierarchies = cgroups::hierarchy::detect().map_err(cgroups::CgroupError::Detect)?;
-    let cg = Cgroup::create(&hierarchies, cgroups_path.as_deref(), o.id)?;
-    cleanup.cgroup = Some(cg.clone());
-    if let Some(u) = &plan.userns {
-        u.delegate_cgroup(&hierarchies, &cg)?;
-    }
-    cg.apply_config(&config, &device_rules)?;
+    let mut cg = Cgroup::plan(&hierarchies, cgroups_path.as_deref(), o.id)?;
     plan.rootfs.cgroups = cgroup_view(&hierarchies, &cg, plan.namespaces.new_cgroup);
-    // Provisional state (no init yet: "stopped"), so that if this process is killed from here
-    // on, `delete` still finds the cgroup to remove.
+    // The init joins it itself (init::Plan::cgroup); only the paths matter to it.
+    plan.cgroup = cg.clone();
+    // The cgroup2 directory now, to clone the init into it; the v1 ones (the slowest part on a
+    // hybrid host) once it is cloned, while it makes its network namespace.
+    let made = cg.make(&hierarchies, cgroups::Dir::is_v2);
+    cleanup.cgroup = Some(cg.clone());
+    made?;
+    // The state the hooks see (no init yet: "stopped" until it is written again below).
     let mut st = State {
         id: o.id.to_string(),
         pid: 0,
@@ -200,7 +203,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         rootfs: plan.rootfs.rootfs.clone(),
         created: logging::rfc3339(std::time::SystemTime::now()),
         annotations: config.spec.annotations().clone().unwrap_or_default(),
-        cgroup: cg.clone(),
+        cgroup: Cgroup::default(),
         own_pid_ns: plan.namespaces.new_pid,
         creator: {
             let me = std::process::id() as i32;
@@ -208,7 +211,6 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         },
         shared_root: None,
     };
-    dir.save(&st)?;
     cleanup.stopped_state = hooks::state_json(&st.to_oci(Status::Stopped));
     if !hooks.is_empty() {
         let mut state = st.to_oci(Status::Created);
@@ -223,14 +225,14 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
             rootfs: hooks::c_path(&plan.rootfs.rootfs),
         };
     }
-    phase(&mut t, "creating the cgroup");
+    phase(&mut t, "planning the cgroup");
 
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
-    // On a cgroup2-only host the init starts inside its cgroup (CLONE_INTO_CGROUP); a kernel
-    // without it (before 5.7) gets the plain clone and the join below. A user namespace joined
-    // by path comes first (see userns::clone_init).
+    // The init starts inside its cgroup2 directory (CLONE_INTO_CGROUP); a kernel without it
+    // (before 5.7) gets the plain clone, and the init joins that directory too. A user
+    // namespace joined by path comes first (see userns::clone_init).
     let into = cg.clone_into_fd();
     let (forked, joined) =
         userns::clone_init(&mut plan.namespaces, into.as_ref().map(|f| f.as_fd()))
@@ -238,6 +240,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_end);
+            plan.in_cgroup_v2 = joined;
             init::run(&mut plan, init_end, listener)
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -245,6 +248,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     drop(init_end);
     drop(listener);
     drop(idmapped);
+    drop(into);
     // The init has its own copy of the console socket: ours would keep the receiver from
     // seeing the init go away.
     plan.terminal = None;
@@ -261,10 +265,21 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         },
     );
 
-    if !joined {
-        cg.join(pid)?;
+    // Meanwhile the init makes its network namespace; it joins the cgroup itself after Go.
+    let made = cg.make(&hierarchies, |d| !d.is_v2());
+    cleanup.cgroup = Some(cg.clone());
+    made?;
+    if let Some(u) = &plan.userns {
+        u.delegate_cgroup(&hierarchies, &cg)?;
     }
-    phase(&mut t, "joining the cgroup");
+    cg.apply_config(&config, &device_rules)?;
+    let saved = dir.config_file();
+    fs::write(&saved, &config.text).map_err(sys_err(format!("writing {}", saved.display())))?;
+    // Provisional state (the init is not set up yet: "creating" while this process lives), so
+    // that if this process is killed from here on, `delete` still finds the cgroup to remove.
+    st.cgroup = cg.clone();
+    dir.save(&st)?;
+    phase(&mut t, "creating the cgroup");
     if let Some(adj) = plan.process.oom_score_adj {
         // Through the host's /proc, so nothing of the container's can redirect the write.
         procfs::ProcFs::mounted()

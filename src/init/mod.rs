@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use rustix::net::{RecvFlags, SendFlags};
 
+use crate::cgroups::Cgroup;
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::hooks::{self, Kind};
 use crate::process::{self, capabilities, rlimits, user};
@@ -101,6 +102,10 @@ pub struct Plan {
     pub terminal: Option<terminal::Plan>,
     /// A user namespace (new or joined), with its mappings.
     pub userns: Option<userns::Plan>,
+    /// The container's cgroup: the init joins it itself (cgroups::Cgroup::join_self).
+    pub cgroup: Cgroup,
+    /// The init was cloned straight into the cgroup2 directory (CLONE_INTO_CGROUP).
+    pub in_cgroup_v2: bool,
 }
 
 impl Plan {
@@ -146,6 +151,12 @@ fn exit(code: i32) -> ! {
 
 /// Sets the container up; `Ok(None)` if the parent went away.
 fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> {
+    // While the parent makes the cgroup (see namespaces::Plan::new_net).
+    let net = Instant::now();
+    if plan.namespaces.new_net {
+        namespaces::unshare_net().map_err(StepError::msg)?;
+    }
+    let net = net.elapsed().as_micros();
     match chan
         .recv_in_init()
         .step(|| "waiting for the parent".into())?
@@ -154,6 +165,17 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         _ => return Ok(None),
     }
     let mut t = Timings::new();
+    if plan.namespaces.new_net {
+        t.out
+            .push_str(&format!("network-namespace={net}us(before-go) "));
+    }
+    // In the cgroup before anything else, so that the setup is charged to the container, and
+    // while still the host's root: as root of a user namespace the init could no longer write
+    // the host's cgroup files (EACCES).
+    plan.cgroup
+        .join_self(plan.in_cgroup_v2)
+        .map_err(|e| StepError::msg(e.to_string()))?;
+    t.mark("cgroup");
     // The parent wrote the maps before Go: from here on the init is the container's root.
     if let Some(u) = &plan.userns {
         userns::become_root(u)?;
@@ -169,7 +191,7 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     rustix::process::umask(rustix::fs::Mode::empty());
 
     namespaces::join(&plan.namespaces.join_in_init).map_err(StepError::msg)?;
-    if plan.namespaces.clone_flags & libc::CLONE_NEWNET as u64 != 0 {
+    if plan.namespaces.new_net {
         namespaces::loopback_up().map_err(StepError::msg)?;
     }
     if plan.namespaces.new_cgroup {
