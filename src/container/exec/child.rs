@@ -32,8 +32,9 @@ pub struct Plan {
     pub init: OwnedFd,
     /// The init's namespaces that are not berth's (the pid one aside: the parent joined it).
     pub join: ThreadNameSpaceType,
-    /// cgroup.procs of each hierarchy (not on cgroup2-only hosts: CLONE_INTO_CGROUP there).
-    pub cgroup_procs: Vec<(PathBuf, OwnedFd)>,
+    /// Each v1 hierarchy's `tasks` (and the cgroup2 `cgroup.procs` when the clone could not
+    /// land in it): see cgroups::Cgroup::self_join_files.
+    pub cgroup_join: Vec<(PathBuf, OwnedFd)>,
 }
 
 pub fn run(plan: &mut Plan, chan: Channel) -> ! {
@@ -58,7 +59,7 @@ fn exit(code: i32) -> ! {
 
 /// Sets the process up; `Ok(None)` if the parent went away.
 fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> {
-    for (path, fd) in std::mem::take(&mut plan.cgroup_procs) {
+    for (path, fd) in std::mem::take(&mut plan.cgroup_join) {
         // "0" is the writer itself.
         rustix::io::write(&fd, b"0")
             .step(|| format!("joining the container's cgroup {}", path.display()))?;

@@ -1,10 +1,10 @@
 //! `exec`: run one more process in a created or running container.
 //!
 //! One process and no helper: berth (running from its sealed copy, see sys::exe) joins the
-//! container's pid namespace itself (a pid namespace applies to children), then clones once; on
-//! a cgroup2-only host the clone lands straight in the container's cgroup (CLONE_INTO_CGROUP).
-//! The child (child.rs) joins the cgroup (v1 and hybrid: it writes itself into every
-//! hierarchy), then every other namespace of the init in one setns through the init's pidfd
+//! container's pid namespace itself (a pid namespace applies to children), then clones once,
+//! straight into the container's cgroup2 directory where there is one (CLONE_INTO_CGROUP).
+//! The child (child.rs) joins the v1 hierarchies by writing "0" to their `tasks` (no wait on
+//! the kernel's threadgroup lock: see cgroups::Cgroup::self_join_files), then every namespace of the init in one setns through the init's pidfd
 //! (the kernel enters a user namespace first), and sets the process up with the init's code
 //! (process::Plan, init::apply_credentials, the seccomp loader) before it execs. The parent
 //! learns the outcome from the channel: end-of-file at the exec (it is close-on-exec), or the
@@ -93,7 +93,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         lsm: std::mem::take(&mut built.lsm),
         init: init_pidfd(&c)?,
         join: Ns::empty(),
-        cgroup_procs: Vec::new(),
+        cgroup_join: Vec::new(),
     };
     let size = terminal::size_from_spec(built.process.console_size())
         .map_err(|e| origin.invalid("consoleSize", e))?;
@@ -109,7 +109,8 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
     };
     let (join_pid, join) = namespaces_to_join(c.state.pid)?;
     plan.join = join;
-    let into_cgroup = cgroup_target(&c, &mut plan)?;
+    let into_cgroup = c.state.cgroup.clone_into_fd();
+    cgroup_target(&c, &mut plan, into_cgroup.is_some())?;
     let (parent_end, child_end) = channel::pair().map_err(sys_err("creating the exec channel"))?;
     let mask = if o.detach {
         None
@@ -130,7 +131,14 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         rustix::thread::move_into_thread_name_spaces(plan.init.as_fd(), Ns::PROCESS_ID)
             .map_err(|e| sys_err(format!("joining the pid namespace of {}", o.id))(e.into()))?;
     }
-    let forked = match sys::clone3_into_cgroup(0, true, into_cgroup.as_ref().map(|f| f.as_fd())) {
+    let mut forked = sys::clone3_into_cgroup(0, true, into_cgroup.as_ref().map(|f| f.as_fd()));
+    if forked.is_err() && into_cgroup.is_some() && c.state.init_alive() {
+        // A kernel without CLONE_INTO_CGROUP (before 5.7): the child joins the cgroup2
+        // directory through cgroup.procs too.
+        cgroup_target(&c, &mut plan, false)?;
+        forked = sys::clone3(0, true);
+    }
+    let forked = match forked {
         // A pid namespace whose init died takes no new process (ENOMEM).
         Err(_) if !c.state.init_alive() => {
             return Err(Error::WrongStatus {
@@ -156,7 +164,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
     // The child's copies: ours would keep a receiver (or our own wait) from seeing it go.
     drop(child_end);
     drop(plan.terminal.take());
-    drop(std::mem::take(&mut plan.cgroup_procs));
+    drop(std::mem::take(&mut plan.cgroup_join));
     wait_for_exec(&parent_end, &c, &plan, &guard)?;
     let console = console_rx
         .map(|rx| terminal::recv_master(rx.as_fd()))
@@ -289,25 +297,17 @@ fn namespaces_to_join(pid: i32) -> Result<(bool, Ns), Error> {
     Ok((pid_ns, join - Ns::PROCESS_ID))
 }
 
-/// How the child enters the container's cgroup: on a cgroup2-only host, an fd of the cgroup
-/// for CLONE_INTO_CGROUP (returned); elsewhere each hierarchy's cgroup.procs, opened here on the
-/// host, which the child writes itself into before it joins the container's namespaces.
-fn cgroup_target(c: &Container, plan: &mut child::Plan) -> Result<Option<OwnedFd>, Error> {
-    let dirs = &c.state.cgroup.dirs;
-    let open = |path: &Path, flags: OFlags| {
-        rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            sys_err(format!("opening the container's cgroup {}", path.display()))(e.into())
-        })
-    };
-    if let [only] = dirs.as_slice() {
-        if only.hierarchy == "unified" {
-            return Ok(Some(open(&only.path, OFlags::PATH | OFlags::DIRECTORY)?));
-        }
+/// How the child enters the container's cgroup: cloned into its cgroup2 directory where there is
+/// one (`in_v2`, CLONE_INTO_CGROUP), and through the files of `Cgroup::self_join_files` for
+/// the rest (each v1 hierarchy's `tasks`), opened here on the host, which the child writes "0"
+/// to before it joins the container's namespaces.
+fn cgroup_target(c: &Container, plan: &mut child::Plan, in_v2: bool) -> Result<(), Error> {
+    plan.cgroup_join.clear();
+    for file in c.state.cgroup.self_join_files(in_v2) {
+        let fd = rustix::fs::open(&file, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(
+            |e| sys_err(format!("opening the container's cgroup {}", file.display()))(e.into()),
+        )?;
+        plan.cgroup_join.push((file, fd));
     }
-    for d in dirs {
-        let procs = d.path.join("cgroup.procs");
-        let fd = open(&procs, OFlags::WRONLY)?;
-        plan.cgroup_procs.push((procs, fd));
-    }
-    Ok(None)
+    Ok(())
 }
