@@ -95,9 +95,15 @@ impl Drop for Cleanup {
 }
 
 fn phase(t: &mut Instant, name: &str) {
+    command_phase("create", t, name)
+}
+
+/// Logs (with --debug) how long the phase of `command` that just ended took, and starts the
+/// next one.
+pub(super) fn command_phase(command: &str, t: &mut Instant, name: &str) {
     if logging::debug_enabled() {
         logging::debug(&format!(
-            "create: {name} took {}us",
+            "{command}: {name} took {}us",
             t.elapsed().as_micros()
         ));
         *t = Instant::now();

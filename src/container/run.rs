@@ -3,6 +3,7 @@
 
 use std::os::fd::AsFd;
 
+use super::create::command_phase;
 use super::{create, delete, foreground, start, CreateOptions, Error};
 
 /// Runs the container; returns the exit code `berth run` should exit with.
@@ -13,10 +14,12 @@ pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
         Some(foreground::block_signals()?)
     };
     let created = create(o)?;
+    let mut t = std::time::Instant::now();
     if let Err(e) = start(o.root, o.id) {
         let _ = delete(o.root, o.id, true);
         return Err(e);
     }
+    command_phase("run", &mut t, "starting");
     let Some(mask) = mask else { return Ok(0) };
     let code = foreground::wait(
         created.state.pid,
@@ -24,8 +27,10 @@ pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
         mask,
         created.console,
     )?;
+    command_phase("run", &mut t, "running the container");
     if !keep {
         delete(o.root, o.id, true)?;
+        command_phase("run", &mut t, "deleting");
     }
     Ok(code)
 }
