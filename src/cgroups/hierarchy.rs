@@ -61,19 +61,28 @@ pub fn mode(hierarchies: &[Hierarchy]) -> Mode {
     }
 }
 
-/// Every cgroup hierarchy mounted in this mount namespace (first mount of each wins).
+/// Every cgroup hierarchy mounted in this mount namespace (one mount of each: see
+/// `parse_mountinfo`).
 pub fn detect() -> std::io::Result<Vec<Hierarchy>> {
     Ok(parse_mountinfo(&crate::procfs::read(
         "/proc/self/mountinfo",
     )?))
 }
 
+/// The cgroup hierarchies of a mountinfo text, in the order they are listed. A hierarchy may be
+/// mounted several times: besides /sys/fs/cgroup/<controller>, a container's rootfs may hold a
+/// bind of it (read-only, or showing only a sub-tree as its root), left behind on the host by a
+/// runtime or a test. runc takes /sys/fs/cgroup/<subsystem> when it is a cgroup mount and
+/// otherwise the first one listed; so does berth, and among several it prefers, in order: a
+/// mount under /sys/fs/cgroup, one showing the hierarchy's root (`/`), a writable one, the
+/// first listed. Hidden mounts (covered by another) never count.
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     struct Entry {
         id: u64,
         parent: u64,
         mountpoint: PathBuf,
         hierarchy: Option<Hierarchy>,
+        read_only: bool,
     }
     let mut mounts: Vec<Entry> = Vec::new();
     for line in text.lines() {
@@ -97,9 +106,12 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
             ),
             _ => None,
         };
+        let has_ro = |opts: &str| opts.split(',').any(|o| o == "ro");
+        let read_only = fields.get(5).is_some_and(|o| has_ro(o)) || has_ro(rfields[2]);
         mounts.push(Entry {
             id: fields[0].parse().unwrap_or(0),
             parent: fields[1].parse().unwrap_or(0),
+            read_only,
             hierarchy: controllers.map(|controllers| Hierarchy {
                 mountpoint: mountpoint.clone(),
                 root: PathBuf::from(unescape(fields[3])),
@@ -132,14 +144,31 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         }
         false
     };
-    let mut found: Vec<Hierarchy> = Vec::new();
+    // Lower is better; ties go to the first listed.
+    let rank = |m: &Entry, h: &Hierarchy| {
+        (
+            !m.mountpoint.starts_with("/sys/fs/cgroup"),
+            h.root != Path::new("/"),
+            m.read_only,
+        )
+    };
+    // The best visible mount of each hierarchy, in the order hierarchies are first listed.
+    let mut found: Vec<(&Entry, &Hierarchy)> = Vec::new();
     for m in &mounts {
         let Some(h) = &m.hierarchy else { continue };
-        if !hidden(m) && !found.iter().any(|f| f.controllers == h.controllers) {
-            found.push(h.clone());
+        if hidden(m) {
+            continue;
+        }
+        match found
+            .iter_mut()
+            .find(|(_, f)| f.controllers == h.controllers)
+        {
+            None => found.push((m, h)),
+            Some(best) if rank(m, h) < rank(best.0, best.1) => *best = (m, h),
+            Some(_) => {}
         }
     }
-    found
+    found.into_iter().map(|(_, h)| h.clone()).collect()
 }
 
 /// v1 super options that name a controller (or a named hierarchy), as opposed to mount flags.
@@ -299,6 +328,37 @@ mod tests {
         let hs = parse_mountinfo(&text);
         assert_eq!(hs.len(), 1, "{hs:?}");
         assert_eq!(hs[0].controllers, vec!["memory"]);
+    }
+
+    #[test]
+    fn stray_cgroup_mounts_elsewhere_lose_to_sys_fs_cgroup() {
+        // The benchmark's private namespace: a tmpfs over the old /sys/fs/cgroup (31), binds
+        // moved into it (made after a read-only bind left under a container's rootfs by some
+        // earlier run, so listed after it), and a rootfs bind of a sub-tree of memory.
+        let text = format!(
+            "{HYBRID}60 23 0:29 / /tmp/rv/rootfs/sys/fs/cgroup/cpu ro,nosuid - cgroup cgroup rw,cpu\n\
+             61 23 0:32 /docker/x /var/lib/c/rootfs/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             70 31 0:60 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+             71 70 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
+             72 70 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        );
+        let hs = parse_mountinfo(&text);
+        let names: Vec<String> = hs.iter().map(Hierarchy::name).collect();
+        assert_eq!(names, ["cpu", "memory"], "{hs:?}");
+        for h in &hs {
+            assert!(h.mountpoint.starts_with("/sys/fs/cgroup"), "{h:?}");
+            assert_eq!(h.root, Path::new("/"), "{h:?}");
+        }
+        // Among mounts outside /sys/fs/cgroup: the one showing the root, then a writable one.
+        let text = "1 0 0:1 /sub /a/pids rw - cgroup cgroup rw,pids\n\
+                    2 0 0:1 / /b/pids ro - cgroup cgroup rw,pids\n\
+                    3 0 0:1 / /c/pids rw - cgroup cgroup rw,pids\n";
+        let hs = parse_mountinfo(text);
+        assert_eq!(hs.len(), 1);
+        assert_eq!(hs[0].mountpoint, Path::new("/c/pids"));
+        // A hierarchy mounted only elsewhere is still found.
+        let hs = parse_mountinfo("1 0 0:1 / /c/pids ro - cgroup cgroup rw,pids\n");
+        assert_eq!(hs[0].mountpoint, Path::new("/c/pids"));
     }
 
     #[test]
