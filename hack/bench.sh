@@ -5,22 +5,26 @@
 #   sudo bash hack/bench.sh [RUNTIME...]     # RUNTIME: berth runc crun youki (default: all)
 #
 # Environment: RUNS (runs per command in scenarios 1-3 and 5, at least 30; default 30),
-# SECCOMP_PROFILE (a Docker-format seccomp profile instead of the one in integration/data).
+# SECCOMP_PROFILE (an OCI linux.seccomp JSON instead of Docker's default profile in
+# integration/data/seccomp/docker-default.oci.json), BERTH_BIN (a berth binary to measure
+# instead of building one with hack/release.sh, e.g. an older build to compare with).
 #
 # What it does:
 #   - installs hyperfine, busybox-static, time (and crun/runc when asked for) from Debian if
-#     missing, builds berth in release mode, builds a busybox rootfs with hack/mkrootfs.sh;
+#     missing, builds berth's release binary with hack/release.sh (static), builds a busybox
+#     rootfs with hack/mkrootfs.sh;
 #   - makes one bundle from `runc spec` (terminal off, args ["/bin/true"]); every runtime and
 #     scenario gets its own config.json next to it (a runtime reads only BUNDLE/config.json) that
 #     differs only in the absolute cgroupsPath /berth-bench-<runtime>/<id> and, for scenario 2,
-#     linux.resources/linux.seccomp (for scenario 5, args /bin/sleep: the container exec'd into);
-#     root.path points at the one shared, read-only rootfs;
+#     linux.resources/linux.seccomp; root.path points at the one shared, read-only rootfs;
 #   - runs everything in a private mount namespace whose /sys/fs/cgroup is a fresh tmpfs that
 #     holds bind mounts of the host's cgroup v1 hierarchies only (the namespace's own copy of the
 #     old tree is detached there): crun refuses the hybrid layout, and this way every runtime sees
-#     (and does) the same thing. The host's mounts are untouched;
+#     (and does) the same thing. Each runtime's --root is on a tmpfs there, as /run is on a real
+#     host. The host's mounts are untouched;
 #   - every scenario is one hyperfine invocation holding all runtimes, run twice, the second
-#     time with the runtime order reversed, so ratios are taken under the same load;
+#     time with the runtime order reversed, so ratios are taken under the same load; a runtime
+#     that refuses a scenario (its trial run fails) shows n/a with its error;
 #   - removes every container, state dir, cgroup, bundle and mount it made on exit (trap).
 set -euo pipefail
 
@@ -30,6 +34,7 @@ WARMUP=3
 MANY=50      # scenario 4: lifecycles per measurement
 PARALLEL=2   # scenario 4: at a time
 MANY_RUNS=5  # scenario 4: hyperfine runs
+MANY_LIMIT=300 # scenario 4: seconds one measurement may take before it counts as a hang
 
 say() { echo "bench: $*" >&2; }
 die() {
@@ -70,6 +75,14 @@ private_cgroupfs() {
 	HIERARCHIES="${hier[*]##*/}"
 }
 
+# Each runtime's --root on a tmpfs, as /run/<runtime> is on a real host (state on a disk
+# filesystem would measure its inode allocator on files created and deleted thousands of times).
+private_state() {
+	local rt
+	mount -t tmpfs -o mode=0700,nosuid,nodev berth-bench-state "$WORK/state"
+	for rt in $RTS; do mkdir "$WORK/state/$rt"; done
+}
+
 # The parent cgroup /berth-bench-<runtime> in every hierarchy, made once beforehand (cpuset
 # copied from the root), as it would exist on a real host: runc and crun leave it behind after
 # their first container anyway, while berth removes the empty parents it made; made here, every
@@ -91,18 +104,31 @@ make_parents() {
 
 rt_bin() { sed -n "s/^$1 //p" "$WORK/runtimes"; }
 
+# The line of FILE that says what went wrong: the first naming an error, else the last one.
+first_error() {
+	{ grep -i -m1 'error' "$1" || grep -v '^[[:space:]]*$' "$1" | tail -n1; } 2>/dev/null | cut -c1-200 || true
+}
+
+# Deletes the containers of runtime RT named by IDS..., ignoring errors.
+delete_ids() {
+	local rt=$1 id
+	shift
+	for id in "$@"; do
+		"$(rt_bin "$rt")" --root "$WORK/state/$rt" delete --force "$id" >/dev/null 2>&1 || true
+	done
+}
+
 # Containers left by an interrupted or failed run, deleted by the runtime that made them.
 inner_cleanup() {
-	local rt bin root id
+	local rt root
 	trap - EXIT INT TERM
 	for rt in $RTS; do
-		bin=$(rt_bin "$rt")
 		root=$WORK/state/$rt
 		[ -d "$root" ] || continue
-		for id in $(ls "$root" 2>/dev/null); do
-			"$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
-		done
+		# shellcheck disable=SC2046 # ids are plain words
+		delete_ids "$rt" $(ls "$root" 2>/dev/null)
 	done
+	umount -l "$WORK/state" 2>/dev/null || true
 }
 
 # The scenario's command for one runtime, as hyperfine -N runs it (split on spaces).
@@ -114,14 +140,15 @@ command_for() {
 	plain) echo "$bin --root $root run --bundle $WORK/cfg/plain-$rt bench-plain" ;;
 	limits) echo "$bin --root $root run --bundle $WORK/cfg/limits-$rt bench-limits" ;;
 	lifecycle) echo "/bin/sh $WORK/lifecycle.sh $bin $root $WORK/cfg/lifecycle-$rt bench-lifecycle" ;;
-	many) echo "/bin/sh $WORK/many.sh $bin $root $WORK/cfg/many-$rt- $MANY $PARALLEL" ;;
 	exec) echo "$bin --root $root exec bench-exec /bin/true" ;;
+	many) echo "timeout -k 5 $MANY_LIMIT /bin/bash $WORK/many.sh $bin $root $WORK/cfg/many-$rt- $MANY $PARALLEL $WORK/res/many-$rt.log" ;;
 	esac
 }
 
 ids_for() {
 	case $1 in
 	many) seq -f 'bench-many-%g' 1 "$MANY" ;;
+	exec) ;; # the exec container lives through the whole scenario
 	*) echo "bench-$1" ;;
 	esac
 }
@@ -130,10 +157,13 @@ ids_for() {
 # hyperfine rounds over the runtimes that passed, the second in reverse order.
 scenario() {
 	local scen=$1 runs=$2 warmup=$3 rt cmd err round rc
-	local -a ok=() args=() order=()
+	local -a ok=() args=() order=() candidates=()
 	local status=$WORK/res/$scen.status
-	: >"$status"
+	touch "$status"
 	for rt in $RTS; do
+		grep -q "^$rt	na	" "$status" || candidates+=("$rt")
+	done
+	for rt in "${candidates[@]+"${candidates[@]}"}"; do
 		cmd=$(command_for "$scen" "$rt")
 		rc=0
 		# shellcheck disable=SC2086 # the command is split on spaces, as hyperfine -N does
@@ -143,13 +173,12 @@ scenario() {
 			# What it said while succeeding (warnings), each line once, on one line.
 			printf '%s\tok\t%s\n' "$rt" "$(grep -v '^[[:space:]]*$' "$WORK/res/$scen-$rt.err" | awk '!seen[$0]++' | paste -sd ';' | cut -c1-400)" >>"$status"
 		else
-			err=$(grep -v '^[[:space:]]*$' "$WORK/res/$scen-$rt.err" | tail -n1 | cut -c1-200 || true)
+			err=$(first_error "$WORK/res/$scen-$rt.err")
 			[ -n "$err" ] || err="exit status $rc"
 			say "$scen: $rt refused or failed: $err"
 			printf '%s\tna\t%s\n' "$rt" "$err" >>"$status"
-			for id in $(ids_for "$scen"); do
-				"$(rt_bin "$rt")" --root "$WORK/state/$rt" delete --force "$id" >/dev/null 2>&1 || true
-			done
+			# shellcheck disable=SC2046 # ids are plain words
+			delete_ids "$rt" $(ids_for "$scen")
 		fi
 	done
 	[ ${#ok[@]} -gt 0 ] || return 0
@@ -167,12 +196,32 @@ scenario() {
 			say "$scen: hyperfine failed in round $round"
 			rm -f "$WORK/res/$scen-$round.json"
 			for rt in "${ok[@]}"; do
-				for id in $(ids_for "$scen"); do
-					"$(rt_bin "$rt")" --root "$WORK/state/$rt" delete --force "$id" >/dev/null 2>&1 || true
-				done
+				# shellcheck disable=SC2046 # ids are plain words
+				delete_ids "$rt" $(ids_for "$scen")
 			done
 		fi
 	done
+}
+
+# Scenario 5: a running container per runtime (`run --detach` of `sleep`), then `exec` into it.
+exec_scenario() {
+	local rt bin root rc err
+	local status=$WORK/res/exec.status
+	: >"$status"
+	for rt in $RTS; do
+		bin=$(rt_bin "$rt")
+		root=$WORK/state/$rt
+		rc=0
+		timeout 60 "$bin" --root "$root" run --detach --bundle "$WORK/cfg/exec-$rt" bench-exec \
+			>/dev/null 2>"$WORK/res/exec-start-$rt.err" </dev/null || rc=$?
+		if [ "$rc" -ne 0 ]; then
+			err=$(first_error "$WORK/res/exec-start-$rt.err")
+			printf '%s\tna\tthe container to exec into did not start: %s\n' "$rt" "${err:-exit status $rc}" >>"$status"
+			delete_ids "$rt" bench-exec
+		fi
+	done
+	scenario exec "$RUNS" "$WARMUP"
+	for rt in $RTS; do delete_ids "$rt" bench-exec; done
 }
 
 # config.json variants: one per runtime and scenario (and per id in scenario 4).
@@ -183,8 +232,8 @@ make_configs() {
 		a+=(plain "$WORK/cfg/plain-$rt" "/berth-bench-$rt/bench-plain")
 		a+=(limits "$WORK/cfg/limits-$rt" "/berth-bench-$rt/bench-limits")
 		a+=(plain "$WORK/cfg/lifecycle-$rt" "/berth-bench-$rt/bench-lifecycle")
+		a+=(exec "$WORK/cfg/exec-$rt" "/berth-bench-$rt/bench-exec")
 		a+=(plain "$WORK/cfg/rss-$rt" "/berth-bench-$rt/bench-rss")
-		a+=(idle "$WORK/cfg/exec-$rt" "/berth-bench-$rt/bench-exec")
 		for n in $(seq 1 "$MANY"); do
 			a+=(plain "$WORK/cfg/many-$rt-$n" "/berth-bench-$rt/bench-many-$n")
 		done
@@ -197,6 +246,7 @@ inner_main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	private_cgroupfs
+	private_state
 	make_parents
 	make_configs
 
@@ -204,19 +254,10 @@ inner_main() {
 	scenario limits "$RUNS" "$WARMUP"
 	scenario lifecycle "$RUNS" "$WARMUP"
 	scenario many "$MANY_RUNS" 1
-
-	# Scenario 5: `exec` of /bin/true in a running container (an idle one per runtime).
-	local rt bin
-	for rt in $RTS; do
-		"$(rt_bin "$rt")" --root "$WORK/state/$rt" run --detach --bundle "$WORK/cfg/exec-$rt" bench-exec \
-			</dev/null >/dev/null 2>"$WORK/res/exec-start-$rt.err" || true
-	done
-	scenario exec "$RUNS" "$WARMUP"
-	for rt in $RTS; do
-		"$(rt_bin "$rt")" --root "$WORK/state/$rt" delete --force bench-exec >/dev/null 2>&1 || true
-	done
+	exec_scenario
 
 	# Peak RSS of one `run`, as GNU time sees it (the largest of the runtime's processes).
+	local rt bin
 	: >"$WORK/res/rss"
 	for rt in $RTS; do
 		bin=$(rt_bin "$rt")
@@ -225,7 +266,7 @@ inner_main() {
 			printf '%s\t%s\n' "$rt" "$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$WORK/res/rss-$rt.txt")" >>"$WORK/res/rss"
 		else
 			printf '%s\tfailed: %s\n' "$rt" "$(grep -v -e '^[[:space:]]' -e '^Command exited' "$WORK/res/rss-$rt.txt" | tail -n1 | cut -c1-200)" >>"$WORK/res/rss"
-			"$bin" --root "$WORK/state/$rt" delete --force bench-rss >/dev/null 2>&1 || true
+			delete_ids "$rt" bench-rss
 		fi
 	done
 	echo "$HIERARCHIES" >"$WORK/res/hierarchies"
@@ -234,6 +275,7 @@ inner_main() {
 if [ "${BERTH_BENCH_INNER:-}" = 1 ]; then
 	WORK=$1
 	RTS=$2
+	MANY_LIMIT=$3
 	HIERARCHIES=
 	inner_main
 	exit 0
@@ -266,7 +308,7 @@ wants() { case " ${WANT[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # Debian packages this needs; runc and crun only when they are to be measured.
 need=()
-for pkg in hyperfine busybox-static time python3 util-linux; do
+for pkg in hyperfine busybox-static time python3 util-linux coreutils; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 for rt in runc crun; do
@@ -280,6 +322,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+SECCOMP_SRC=${SECCOMP_PROFILE:-$REPO/integration/data/seccomp/docker-default.oci.json}
+[ -r "$SECCOMP_SRC" ] || die "cannot read the seccomp profile $SECCOMP_SRC"
+SECCOMP_SRC=$(readlink -f "$SECCOMP_SRC")
 
 WORK=
 INNER_PID=
@@ -337,6 +383,7 @@ trap 'exit 143' TERM
 
 WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
 mkdir -p "$WORK/state" "$WORK/cfg" "$WORK/res" "$WORK/bundle"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The runtimes to measure: name and absolute path, one a line; missing ones are said and skipped.
 declare -a RTS=()
@@ -345,10 +392,13 @@ for rt in "${WANT[@]}"; do
 	bin=
 	case $rt in
 	berth)
-		command -v cargo >/dev/null || die "cargo is not installed (install Rust with rustup)"
-		say "building berth (cargo build --release)"
-		cargo build --release --quiet
-		bin=$REPO/target/release/berth
+		if [ -n "${BERTH_BIN:-}" ]; then
+			bin=$BERTH_BIN
+		else
+			command -v cargo >/dev/null || die "cargo is not installed (install Rust with rustup)"
+			say "building berth's release binary (hack/release.sh)"
+			bin=$(bash "$REPO/hack/release.sh")
+		fi
 		;;
 	*) bin=$(command -v "$rt" || true) ;;
 	esac
@@ -359,7 +409,6 @@ for rt in "${WANT[@]}"; do
 	RTS+=("$rt")
 	CG_NAMES+=("berth-bench-$rt")
 	echo "$rt $(readlink -f "$bin")" >>"$WORK/runtimes"
-	mkdir -p "$WORK/state/$rt"
 done
 [ ${#RTS[@]} -gt 0 ] || die "none of ${WANT[*]} is installed"
 
@@ -368,37 +417,24 @@ bash "$REPO/hack/mkrootfs.sh" "$WORK/bundle/rootfs" >/dev/null
 rm -f "$WORK/bundle/rootfs.lock" "$WORK/bundle.lock"
 
 # The one bundle: runc's default config (berth's if runc is missing).
-spec_tool=$(command -v runc || echo "$REPO/target/release/berth")
-[ -x "$spec_tool" ] || die "neither runc nor berth is available to write a config.json"
+spec_tool=$(command -v runc || sed -n 's/^berth //p' "$WORK/runtimes")
+[ -n "$spec_tool" ] && [ -x "$spec_tool" ] || die "neither runc nor berth is available to write a config.json"
 (cd "$WORK/bundle" && "$spec_tool" spec)
+cp "$SECCOMP_SRC" "$WORK/seccomp.json"
 
-# Docker's default seccomp profile: the copy kept with the tests (moby 20.10.24, from Debian's
-# golang-github-docker-docker-dev; see integration/data/seccomp/README.md), else one a Debian
-# package installed here ships.
-SECCOMP_SRC=${SECCOMP_PROFILE:-}
-[ -n "$SECCOMP_SRC" ] || [ ! -r "$REPO/integration/data/seccomp/docker-default.json" ] ||
-	SECCOMP_SRC=$REPO/integration/data/seccomp/docker-default.json
-if [ -z "$SECCOMP_SRC" ]; then
-	for pkg in docker.io docker-ce moby-engine containerd golang-github-containers-common containers-common podman; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || continue
-		SECCOMP_SRC=$(dpkg -L "$pkg" 2>/dev/null | grep -i 'seccomp.*\.json$' | head -n1 || true)
-		[ -n "$SECCOMP_SRC" ] && break
-	done
-fi
-[ -z "$SECCOMP_SRC" ] || [ -r "$SECCOMP_SRC" ] || die "cannot read the seccomp profile $SECCOMP_SRC"
-
-# For each KIND DIR CGROUPSPATH: DIR/config.json from the bundle's, plain (no linux.resources)
-# or limits.
+# For each KIND DIR CGROUPSPATH: DIR/config.json from the bundle's: plain (no linux.resources),
+# limits (resources and the seccomp profile) or exec (plain, running `sleep`).
 cat >"$WORK/cfg.py" <<'PY'
 import json, os, sys
 work = os.environ["WORK"]
 base = open(os.path.join(work, "bundle", "config.json")).read()
+seccomp = json.load(open(os.path.join(work, "seccomp.json")))
 args = sys.argv[1:]
 for i in range(0, len(args), 3):
     kind, out, cgpath = args[i:i + 3]
     c = json.loads(base)
     c["process"]["terminal"] = False
-    c["process"]["args"] = ["/bin/sleep", "1000000"] if kind == "idle" else ["/bin/true"]
+    c["process"]["args"] = ["sleep", "1000000"] if kind == "exec" else ["/bin/true"]
     c["root"]["path"] = os.path.join(work, "bundle", "rootfs")
     c["linux"]["cgroupsPath"] = cgpath
     c["linux"].pop("resources", None)
@@ -410,62 +446,10 @@ for i in range(0, len(args), 3):
             "pids": {"limit": 100},
             "cpu": {"shares": 512},
         }
-        seccomp = os.path.join(work, "seccomp.json")
-        if os.path.exists(seccomp):
-            c["linux"]["seccomp"] = json.load(open(seccomp))
+        c["linux"]["seccomp"] = seccomp
     os.makedirs(out, exist_ok=True)
     json.dump(c, open(os.path.join(out, "config.json"), "w"), indent=2)
 PY
-
-# Docker's profile format to the runtime-spec's: the rules Docker would keep for this config
-# (its includes/excludes on capabilities, architecture and kernel), without those fields.
-if [ -n "$SECCOMP_SRC" ]; then
-	python3 - "$SECCOMP_SRC" "$WORK/bundle/config.json" "$WORK/seccomp.json" "$(dpkg --print-architecture)" "$(uname -r)" <<'PY'
-import json, re, sys
-src, cfg, out, arch, kernel = sys.argv[1:6]
-p = json.load(open(src))
-c = json.load(open(cfg))
-caps = set((c.get("process", {}).get("capabilities") or {}).get("bounding") or [])
-def kver(s):
-    return tuple(int(x) for x in re.findall(r"\d+", s)[:2])
-native = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64", "s390x": "SCMP_ARCH_S390X",
-          "ppc64el": "SCMP_ARCH_PPC64LE", "riscv64": "SCMP_ARCH_RISCV64"}.get(arch)
-goarch = {"ppc64el": "ppc64le"}.get(arch, arch)
-arches = []
-for m in p.get("archMap") or []:
-    if m.get("architecture") == native:
-        arches = [native] + list(m.get("subArchitectures") or [])
-if not arches:
-    arches = list(p.get("architectures") or [])
-rules = []
-for r in p.get("syscalls", []):
-    inc, exc = r.get("includes") or {}, r.get("excludes") or {}
-    if inc.get("arches") and goarch not in inc["arches"]:
-        continue
-    if inc.get("caps") and not all(x in caps for x in inc["caps"]):
-        continue
-    if inc.get("minKernel") and kver(kernel) < kver(inc["minKernel"]):
-        continue
-    if exc.get("arches") and goarch in exc["arches"]:
-        continue
-    if exc.get("caps") and any(x in caps for x in exc["caps"]):
-        continue
-    if exc.get("minKernel") and kver(kernel) >= kver(exc["minKernel"]):
-        continue
-    names = r.get("names") or ([r["name"]] if r.get("name") else [])
-    rule = {"names": names, "action": r["action"]}
-    if r.get("errnoRet") is not None:
-        rule["errnoRet"] = r["errnoRet"]
-    if r.get("args"):
-        rule["args"] = [{k: a[k] for k in ("index", "value", "valueTwo", "op") if k in a and a[k] is not None}
-                        for a in r["args"]]
-    rules.append(rule)
-s = {"defaultAction": p["defaultAction"], "architectures": arches, "syscalls": rules}
-if p.get("defaultErrnoRet") is not None:
-    s["defaultErrnoRet"] = p["defaultErrnoRet"]
-json.dump(s, open(out, "w"), indent=2)
-PY
-fi
 
 # Scenario 3: one lifecycle. Scenario 4: MANY `run`s, PARALLEL at a time.
 cat >"$WORK/lifecycle.sh" <<'SH'
@@ -484,123 +468,43 @@ done
 "$rt" --root "$root" delete "$id"
 SH
 cat >"$WORK/many.sh" <<'SH'
-# RUNTIME ROOT BUNDLE_PREFIX N P: `run` containers 1..N (bundle PREFIX<i>), P at a time.
-rt=$1 root=$2 prefix=$3 n=$4 p=$5
-seq 1 "$n" | xargs -P "$p" -I{} "$rt" --root "$root" run --bundle "$prefix{}" "bench-many-{}"
+# RUNTIME ROOT BUNDLE_PREFIX N P LOG: `run` containers 1..N (bundle PREFIX<i>), P at a time;
+# logs "start", then "done RUNS FAILED". A hang is caught by the timeout around this script,
+# and shows as a "start" without its "done".
+rt=$1 root=$2 prefix=$3 n=$4 p=$5 log=$6
+echo start >>"$log"
+running=0 failed=0 i=0
+while [ "$i" -lt "$n" ]; do
+	i=$((i + 1))
+	"$rt" --root "$root" run --bundle "$prefix$i" "bench-many-$i" >/dev/null 2>&1 </dev/null &
+	running=$((running + 1))
+	if [ "$running" -ge "$p" ]; then
+		wait -n || failed=$((failed + 1))
+		running=$((running - 1))
+	fi
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || failed=$((failed + 1))
+	running=$((running - 1))
+done
+echo "done $n $failed" >>"$log"
+[ "$failed" -eq 0 ]
 SH
 
 # Everything else in a private mount namespace (see private_cgroupfs).
 export WORK
-BERTH_BENCH_INNER=1 unshare -m --propagation private bash "$SELF" "$WORK" "${RTS[*]}" &
+BERTH_BENCH_INNER=1 unshare -m --propagation private bash "$SELF" "$WORK" "${RTS[*]}" "$MANY_LIMIT" &
 INNER_PID=$!
 inner_rc=0
 wait "$INNER_PID" || inner_rc=$?
 INNER_PID=
 [ "$inner_rc" -eq 0 ] || die "the benchmark failed (status $inner_rc)"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
 # The report, on stdout.
 # ---------------------------------------------------------------------------------------------
 printf '%s\n' "${SKIPPED[@]+"${SKIPPED[@]}"}" >"$WORK/res/skipped"
 echo "$SECCOMP_SRC" >"$WORK/res/seccomp_src"
-python3 - "$WORK" "${RTS[*]}" "$RUNS" "$WARMUP" "$MANY" "$PARALLEL" "$MANY_RUNS" <<'PY'
-import json, os, platform, statistics, sys
-work, rts, runs, warmup, many, par, many_runs = sys.argv[1:8]
-rts = rts.split()
-res = os.path.join(work, "res")
-def read(name, default=""):
-    try:
-        return open(os.path.join(res, name)).read().strip()
-    except FileNotFoundError:
-        return default
-bins = dict(l.split(" ", 1) for l in open(os.path.join(work, "runtimes")).read().split("\n") if l)
-
-print("# berth benchmark\n")
-print(f"- kernel: `{platform.release()}` ({os.cpu_count()} CPUs); cgroups: v1 hierarchies "
-      f"`{read('hierarchies')}` bound into a private tmpfs /sys/fs/cgroup (no cgroup2 mount)")
-for l in read("skipped").splitlines():
-    print(f"- {l}")
-src = read("seccomp_src")
-if not src:
-    print("- seccomp: no Docker default seccomp profile found in an installed Debian package "
-          "(looked in docker.io, containerd, containers-common, podman): scenario 2 runs WITHOUT seccomp")
-print()
-
-titles = {
-    "plain": f"1. `run` /bin/true, plain config (no linux.resources); {runs} runs x 2 rounds, warmup {warmup}",
-    "limits": f"2. `run` /bin/true with limits (memory 256M, pids 100, cpu shares 512, devices deny-all"
-              + (", Docker's default seccomp" if src else ", NO seccomp") + f"); {runs} runs x 2 rounds, warmup {warmup}",
-    "lifecycle": f"3. create; start; poll state until stopped; delete; {runs} runs x 2 rounds, warmup {warmup}",
-    "many": f"4. {many} x `run` /bin/true, {par} at a time (xargs -P{par}); {many_runs} runs x 2 rounds, warmup 1",
-    "exec": f"5. `exec` /bin/true in a running container (plain config, /bin/sleep); {runs} runs x 2 rounds, warmup {warmup}",
-}
-for scen in ("plain", "limits", "lifecycle", "many", "exec"):
-    print(f"## {titles[scen]}\n")
-    status = {}
-    for l in read(f"{scen}.status").splitlines():
-        rt, st, msg = (l.split("\t") + ["", ""])[:3]
-        status[rt] = (st, msg)
-    times, per_round = {}, {1: {}, 2: {}}
-    for rnd in (1, 2):
-        p = os.path.join(res, f"{scen}-{rnd}.json")
-        if not os.path.exists(p):
-            continue
-        for r in json.load(open(p))["results"]:
-            times.setdefault(r["command"], []).extend(r["times"])
-            per_round[rnd][r["command"]] = r["median"]
-    base = next((b for b in ("crun", "runc") if b in times), next(iter(times), None))
-    print(f"| runtime | median (ms) | min (ms) | max (ms) | ratio to {base or '-'} | ratio round 1 / round 2 | note |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    bmed = statistics.median(times[base]) if base else None
-    for rt in rts:
-        st, msg = status.get(rt, ("na", "not run"))
-        if rt in times:
-            t = times[rt]
-            med = statistics.median(t)
-            rr = []
-            for rnd in (1, 2):
-                a, b = per_round[rnd].get(rt), per_round[rnd].get(base)
-                rr.append(f"{a / b:.2f}" if a and b else "-")
-            note = msg.replace("|", "\\|") if msg else ""
-            print(f"| {rt} | {med * 1e3:.1f} | {min(t) * 1e3:.1f} | {max(t) * 1e3:.1f} | {med / bmed:.2f} "
-                  f"| {' / '.join(rr)} | {note} |")
-        else:
-            why = msg if st == "na" else "hyperfine failed"
-            print(f"| {rt} | n/a | n/a | n/a | n/a | n/a | {why.replace('|', chr(92) + '|')} |")
-    print()
-
-print("## Peak RSS of one `run` (GNU time -v, Maximum resident set size)\n")
-print("| runtime | peak RSS (MiB) |\n|---|---:|")
-for l in read("rss").splitlines():
-    rt, v = l.split("\t", 1)
-    print(f"| {rt} | {int(v) / 1024:.1f} |" if v.isdigit() else f"| {rt} | {v} |")
-print("\n## Binaries\n")
-print("| runtime | path | size (MiB) |\n|---|---|---:|")
-for rt in rts:
-    b = bins[rt]
-    print(f"| {rt} | `{b}` | {os.path.getsize(b) / 2**20:.2f} |")
-
-c = json.load(open(os.path.join(work, "cfg", f"limits-{rts[0]}", "config.json")))
-lx = c["linux"]
-print("\n## Config (from `runc spec`)\n")
-print(f"- process: terminal={c['process']['terminal']}, args={c['process']['args']}, user "
-      f"{c['process']['user']['uid']}:{c['process']['user']['gid']}, bounding caps "
-      f"{','.join(x.replace('CAP_', '') for x in c['process'].get('capabilities', {}).get('bounding', []))}, "
-      f"noNewPrivileges={c['process'].get('noNewPrivileges', False)}, rlimits "
-      f"{','.join(r['type'] for r in c['process'].get('rlimits', []))}")
-print(f"- root: one shared busybox rootfs, readonly={c['root'].get('readonly', False)}; hostname {c.get('hostname')}")
-print(f"- mounts: {', '.join(m['destination'] for m in c.get('mounts', []))}")
-print(f"- namespaces: {', '.join(n['type'] for n in lx.get('namespaces', []))}")
-print(f"- maskedPaths: {len(lx.get('maskedPaths', []))}, readonlyPaths: {len(lx.get('readonlyPaths', []))}")
-print("- cgroupsPath: /berth-bench-<runtime>/<id> (absolute, one per runtime and container); "
-      "the parent /berth-bench-<runtime> is made beforehand in every hierarchy (cpuset copied from the root)")
-print("- scenarios 1, 3, 4, 5: no linux.resources, no linux.seccomp")
-print(f"- scenario 2 linux.resources: `{json.dumps(lx['resources'], separators=(',', ':'))}`")
-if "seccomp" in lx:
-    s = lx["seccomp"]
-    print(f"- scenario 2 linux.seccomp: from `{src}`: defaultAction {s['defaultAction']}, "
-          f"architectures {','.join(s.get('architectures', []))}, {len(s['syscalls'])} rules, "
-          f"{sum(len(r['names']) for r in s['syscalls'])} syscall names")
-else:
-    print("- scenario 2 linux.seccomp: none (no profile found)")
-PY
+printf '%s\n%s\n' "$LOAD_BEFORE" "$LOAD_AFTER" >"$WORK/res/load"
+python3 "$REPO/hack/bench-report.py" "$WORK" "${RTS[*]}" "$RUNS" "$WARMUP" "$MANY" "$PARALLEL" "$MANY_RUNS" "$MANY_LIMIT"
