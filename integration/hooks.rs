@@ -373,6 +373,33 @@ fn failing_start_container_hook_fails_start() {
     c.assert_no_leftovers();
 }
 
+/// The same through `run` (which starts the init over its channel, not the start socket): run
+/// fails with the hook's error, the program never runs, poststop runs and nothing is left.
+#[test]
+fn failing_start_container_hook_fails_run() {
+    need_berth!();
+    let hooks = HookDir::new();
+    let bundle = hooks
+        .bundle(Bundle::new().args(&["sh", "-c", "echo program-ran > /hooklog/ran"]))
+        .set(
+            "/hooks/startContainer",
+            json!([{"path": "/bin/sh", "args": ["sh", "-c", "echo no-start; exit 4"]}]),
+        );
+    let c = Container::new(bundle);
+    let out = c.run(&[]);
+    out.assert_failed();
+    assert!(
+        out.stderr
+            .contains("startContainer hook #0 (/bin/sh): exited with status 4: no-start"),
+        "{out}"
+    );
+    assert!(!hooks.path().join("ran").exists(), "the program ran");
+    let names = hooks.names();
+    assert!(!names.contains(&"poststart".to_string()), "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("poststop"));
+    c.assert_no_leftovers();
+}
+
 /// dockerd's prestart hook is `/proc/<dockerd pid>/exe libnetwork-setkey ...`: a path through
 /// another process's exe link, reading the state from stdin.
 #[test]

@@ -15,6 +15,9 @@ pub enum ToInit {
     Go,
     /// state.json and the pid file are written: the init now belongs to the container.
     Commit,
+    /// As Commit, and exec the program right away (`run`): the result comes back on this
+    /// channel (end-of-file at the exec, or the error), and the start socket is not used.
+    Start,
     /// The prestart and createRuntime hooks ran: the init may go on to pivot_root.
     HooksDone,
 }
@@ -41,6 +44,7 @@ const FAILED: u8 = 4;
 const SECCOMP_LISTENER: u8 = 5;
 const RUNTIME_HOOKS: u8 = 20;
 const HOOKS_DONE: u8 = 21;
+const START: u8 = 6;
 
 /// One end of the channel.
 pub struct Channel(pub OwnedFd);
@@ -87,6 +91,7 @@ impl Channel {
         match m {
             ToInit::Go => self.send(GO, &[]),
             ToInit::Commit => self.send(COMMIT, &[]),
+            ToInit::Start => self.send(START, &[]),
             ToInit::HooksDone => self.send(HOOKS_DONE, &[]),
         }
     }
@@ -95,6 +100,7 @@ impl Channel {
         Ok(match self.recv()? {
             Some((GO, _)) => Some(ToInit::Go),
             Some((COMMIT, _)) => Some(ToInit::Commit),
+            Some((START, _)) => Some(ToInit::Start),
             Some((HOOKS_DONE, _)) => Some(ToInit::HooksDone),
             Some((tag, _)) => return Err(unexpected(tag)),
             None => None,
@@ -183,6 +189,8 @@ mod tests {
         assert_eq!(p.recv_from_init().unwrap(), Some(FromInit::RuntimeHooks));
         p.send_to_init(ToInit::HooksDone).unwrap();
         assert_eq!(c.recv_in_init().unwrap(), Some(ToInit::HooksDone));
+        p.send_to_init(ToInit::Start).unwrap();
+        assert_eq!(c.recv_in_init().unwrap(), Some(ToInit::Start));
         drop(p);
         assert_eq!(c.recv_in_init().unwrap(), None);
     }

@@ -452,9 +452,13 @@ impl Cgroup {
     pub fn remove(&self) -> Result<(), CgroupError> {
         let mut first_err = None;
         for d in &self.dirs {
-            // The container's own sub-cgroups, deepest first.
-            for sub in subtree(&d.path).into_iter().rev().filter(|s| *s != d.path) {
-                let _ = rmdir_retry(&sub, true);
+            // Usually an empty leaf, removed at once; else first the container's own
+            // sub-cgroups, deepest first.
+            let gone = fs::remove_dir(&d.path).is_ok();
+            if !gone {
+                for sub in subtree(&d.path).into_iter().rev().filter(|s| *s != d.path) {
+                    let _ = rmdir_retry(&sub, true);
+                }
             }
             let mut dirs: Vec<&PathBuf> = d.created.iter().collect();
             if !d.created.contains(&d.path) {
@@ -462,6 +466,9 @@ impl Cgroup {
             }
             for (i, dir) in dirs.iter().rev().enumerate() {
                 let leaf = i == 0;
+                if leaf && gone {
+                    continue;
+                }
                 if let Err(e) = rmdir_retry(dir, leaf) {
                     if leaf && first_err.is_none() {
                         first_err = Some(io_err("removing", dir)(e));

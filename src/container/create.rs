@@ -111,6 +111,19 @@ pub(super) fn command_phase(command: &str, t: &mut Instant, name: &str) {
 }
 
 pub fn create(o: &CreateOptions) -> Result<Created, Error> {
+    create_then(o, ToInit::Commit)
+}
+
+/// `run`: creates the container and starts it at once, through the init's channel rather than
+/// the start socket (which `start` would connect to, under the lock, after reading the state
+/// again): the init never listens for `start`, so nothing else can start it meanwhile. On a
+/// failed start the container exists, stopped; `run` deletes it.
+pub fn create_and_start(o: &CreateOptions) -> Result<Created, Error> {
+    create_then(o, ToInit::Start)
+}
+
+/// Creates the container; `then` (Commit or Start) hands the init over to it.
+fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     let mut t = Instant::now();
     state::validate_id(o.id)?;
     let bundle =
@@ -217,7 +230,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         },
         shared_root: None,
     };
-    cleanup.stopped_state = hooks::state_json(&st.to_oci(Status::Stopped));
+    if !cleanup.poststop.is_empty() {
+        cleanup.stopped_state = hooks::state_json(&st.to_oci(Status::Stopped));
+    }
     if !hooks.is_empty() {
         let mut state = st.to_oci(Status::Created);
         if let Some(m) = state.as_object_mut() {
@@ -353,8 +368,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     if let Some(pf) = o.pid_file {
         write_pid_file(pf, pid)?;
     }
+    let start = then == ToInit::Start;
     parent_end
-        .send_to_init(ToInit::Commit)
+        .send_to_init(then)
         .map_err(sys_err("signalling the init"))?;
     phase(&mut t, "writing the state");
 
@@ -363,6 +379,26 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     cleanup.cgroup = None;
     cleanup.dir = None;
     cleanup.shared_root = None;
+    if start {
+        // End-of-file: the exec happened (the channel is close-on-exec). Else the error.
+        let failed = match parent_end.recv_from_init() {
+            Ok(None) => None,
+            Ok(Some(FromInit::Failed(msg))) => Some(Error::Init(msg)),
+            Ok(Some(_)) => Some(Error::Init("unexpected message from the init".into())),
+            Err(e) => Some(sys_err(format!("starting {}", o.id))(e)),
+        };
+        if let Some(e) = failed {
+            // The container exists, stopped: as after a failed `start`, `run` removes it.
+            let _ = super::delete(o.root, o.id, true);
+            return Err(e);
+        }
+        let _ = fs::remove_file(dir.start_socket());
+        if !hooks.poststart.is_empty() {
+            let state = hooks::state_json(&st.to_oci(Status::Running));
+            hooks::run_warning_only(Kind::Poststart, &hooks.poststart, &state);
+        }
+        phase(&mut t, "starting");
+    }
     Ok(Created {
         dir,
         state: st,

@@ -4,7 +4,8 @@
 use std::os::fd::AsFd;
 
 use super::create::command_phase;
-use super::{create, delete, foreground, start, CreateOptions, Error};
+use super::create::create_and_start;
+use super::{delete, foreground, CreateOptions, Error};
 
 /// Runs the container; returns the exit code `berth run` should exit with.
 pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
@@ -13,13 +14,8 @@ pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
     } else {
         Some(foreground::block_signals()?)
     };
-    let created = create(o)?;
+    let created = create_and_start(o)?;
     let mut t = std::time::Instant::now();
-    if let Err(e) = start(o.root, o.id) {
-        let _ = delete(o.root, o.id, true);
-        return Err(e);
-    }
-    command_phase("run", &mut t, "starting");
     let Some(mask) = mask else { return Ok(0) };
     let code = foreground::wait(
         created.state.pid,

@@ -126,7 +126,7 @@ pub fn holds_sys_admin(p: &process::Plan, seccomp: Option<&seccomp::Program>) ->
 
 /// The init's whole life. `chan` talks to the parent; `listener` is the start socket.
 pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
-    let program = match setup(plan, &chan) {
+    let (program, start_now) = match setup(plan, &chan) {
         Ok(Some(p)) => p,
         failed => {
             // Mounts made in a namespace the container shares outlive this process.
@@ -139,6 +139,14 @@ pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
             exit(1)
         }
     };
+    if start_now {
+        // `run`: no `start` will connect; the parent reads the outcome on the channel, which
+        // closes at the exec (close-on-exec).
+        drop(listener);
+        let msg = start_program(plan, &program);
+        let _ = chan.send_from_init(&FromInit::Failed(msg));
+        exit(127)
+    }
     drop(chan);
     wait_for_start(plan, &program, listener)
 }
@@ -149,8 +157,9 @@ fn exit(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Sets the container up; `Ok(None)` if the parent went away.
-fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> {
+/// Sets the container up; `Ok(None)` if the parent went away. Returns the program, and whether
+/// to exec it at once (`ToInit::Start`) rather than wait for `start`.
+fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<(CString, bool)>, StepError> {
     // While the parent makes the cgroup (see namespaces::Plan::new_net).
     let net = Instant::now();
     if plan.namespaces.new_net {
@@ -286,7 +295,8 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
         .recv_in_init()
         .step(|| "waiting for the parent".into())?
     {
-        Some(ToInit::Commit) => Ok(Some(program)),
+        Some(ToInit::Commit) => Ok(Some((program, false))),
+        Some(ToInit::Start) => Ok(Some((program, true))),
         _ => Ok(None),
     }
 }
@@ -350,19 +360,24 @@ fn wait_for_start(plan: &Plan, program: &CString, listener: OwnedFd) -> ! {
             _ => continue,
         }
         drop(listener);
-        // A failing hook fails `start`; the init exits and the container is stopped.
-        let msg = match plan.hooks.run(Kind::StartContainer, plan.process.umask) {
-            Ok(()) => exec(
-                &plan.process,
-                plan.seccomp.as_ref(),
-                plan.holds_sys_admin_for_seccomp(),
-                &plan.lsm,
-                program,
-            ),
-            Err(e) => e.to_string(),
-        };
+        let msg = start_program(plan, program);
         let _ = rustix::net::send(conn.as_fd(), msg.as_bytes(), SendFlags::NOSIGNAL);
         exit(127)
+    }
+}
+
+/// The startContainer hooks, then the exec; returns only with what went wrong. A failing hook
+/// fails `start`; the init exits and the container is stopped.
+fn start_program(plan: &Plan, program: &CString) -> String {
+    match plan.hooks.run(Kind::StartContainer, plan.process.umask) {
+        Ok(()) => exec(
+            &plan.process,
+            plan.seccomp.as_ref(),
+            plan.holds_sys_admin_for_seccomp(),
+            &plan.lsm,
+            program,
+        ),
+        Err(e) => e.to_string(),
     }
 }
 
