@@ -49,6 +49,8 @@ pub struct Created {
     pub pidfd: Option<OwnedFd>,
     /// The master of the process's terminal, when berth proxies it (foreground `run`).
     pub console: Option<OwnedFd>,
+    /// The config's poststop hooks, for `run`'s own delete.
+    pub poststop: Vec<hooks::Hook>,
 }
 
 /// Undoes a partial create unless disarmed.
@@ -248,7 +250,11 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     }
     phase(&mut t, "planning the cgroup");
 
-    let listener = listen(&dir.start_socket())?;
+    // `start` connects to it; `run` starts the init over the channel instead (ToInit::Start).
+    let listener = match then {
+        ToInit::Commit => Some(listen(&dir.start_socket())?),
+        _ => None,
+    };
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
     namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
     // The init starts inside its cgroup2 directory (CLONE_INTO_CGROUP); a kernel without it
@@ -364,17 +370,27 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     st.pid = pid;
     st.start_time = start_time;
     st.creator = None;
+    let start = then == ToInit::Start;
+    if start {
+        // `run`: the init execs while the state is written (until then the container reads as
+        // "creating", this process being alive); a failure below still kills it (cleanup).
+        parent_end
+            .send_to_init(ToInit::Start)
+            .map_err(sys_err("signalling the init"))?;
+    }
     dir.save(&st)?;
     if let Some(pf) = o.pid_file {
         write_pid_file(pf, pid)?;
     }
-    let start = then == ToInit::Start;
-    parent_end
-        .send_to_init(then)
-        .map_err(sys_err("signalling the init"))?;
+    if !start {
+        parent_end
+            .send_to_init(then)
+            .map_err(sys_err("signalling the init"))?;
+    }
     phase(&mut t, "writing the state");
 
     // Committed: from here on the init belongs to the container.
+    let poststop = std::mem::take(&mut cleanup.poststop);
     let (_, pidfd) = cleanup.child.take().unwrap_or((pid, None));
     cleanup.cgroup = None;
     cleanup.dir = None;
@@ -392,7 +408,6 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
             let _ = super::delete(o.root, o.id, true);
             return Err(e);
         }
-        let _ = fs::remove_file(dir.start_socket());
         if !hooks.poststart.is_empty() {
             let state = hooks::state_json(&st.to_oci(Status::Running));
             hooks::run_warning_only(Kind::Poststart, &hooks.poststart, &state);
@@ -404,6 +419,7 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
         state: st,
         pidfd,
         console,
+        poststop,
     })
 }
 

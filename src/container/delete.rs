@@ -41,25 +41,47 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
     if status != Status::Stopped {
         stop(&c.state);
     }
-    // Without its own pid namespace, processes may outlive the init: the cgroup holds them all.
-    if !c.state.own_pid_ns || status != Status::Stopped {
-        kill_all(&c.state, libc::SIGKILL);
-    }
     // Read before the state dir (and the config saved in it) goes.
     let poststop = c.hooks().map(|h| h.poststop);
-    c.state.cgroup.remove()?;
-    if let Some(root) = &c.state.shared_root {
+    remove(&c.dir, &c.state, status, poststop)
+}
+
+/// `run`'s delete of the container it created and whose init it reaped: the state is known and
+/// stopped, and the poststop hooks are the created config's, so neither is read again.
+pub(super) fn delete_reaped(
+    dir: &StateDir,
+    state: &State,
+    poststop: Vec<hooks::Hook>,
+) -> Result<(), Error> {
+    // Still under the lock (which also sees a delete and new create of the id meanwhile).
+    let _lock = dir.lock()?;
+    remove(dir, state, Status::Stopped, Ok(poststop))
+}
+
+/// Removes what is left of a container whose init is gone (`status` as it was found).
+fn remove(
+    dir: &StateDir,
+    st: &State,
+    status: Status,
+    poststop: Result<Vec<hooks::Hook>, Error>,
+) -> Result<(), Error> {
+    // Without its own pid namespace, processes may outlive the init: the cgroup holds them all.
+    if !st.own_pid_ns || status != Status::Stopped {
+        kill_all(st, libc::SIGKILL);
+    }
+    st.cgroup.remove()?;
+    if let Some(root) = &st.shared_root {
         // The container is gone either way; a bind this berth cannot reach is reported.
         if let Err(e) = root.release() {
-            crate::logging::warn(&format!("delete {id}: detaching its rootfs: {e}"));
+            crate::logging::warn(&format!("delete {}: detaching its rootfs: {e}", st.id));
         }
     }
-    c.dir.remove()?;
+    dir.remove()?;
     // Deleted: the poststop hooks, whose failures are only warnings.
     match poststop {
         Ok(h) if h.is_empty() => {}
         Ok(h) => {
-            let state = hooks::state_json(&c.state.to_oci(Status::Stopped));
+            let state = hooks::state_json(&st.to_oci(Status::Stopped));
             hooks::run_warning_only(Kind::Poststop, &h, &state);
         }
         Err(e) => logging::warn(&format!("poststop hooks not run: {e}")),

@@ -5,7 +5,8 @@ use std::os::fd::AsFd;
 
 use super::create::command_phase;
 use super::create::create_and_start;
-use super::{delete, foreground, CreateOptions, Error};
+use super::delete::delete_reaped;
+use super::{foreground, CreateOptions, Error};
 
 /// Runs the container; returns the exit code `berth run` should exit with.
 pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
@@ -25,7 +26,7 @@ pub fn run(o: &CreateOptions, keep: bool) -> Result<i32, Error> {
     )?;
     command_phase("run", &mut t, "running the container");
     if !keep {
-        delete(o.root, o.id, true)?;
+        delete_reaped(&created.dir, &created.state, created.poststop)?;
         command_phase("run", &mut t, "deleting");
     }
     Ok(code)

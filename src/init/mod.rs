@@ -124,8 +124,9 @@ pub fn holds_sys_admin(p: &process::Plan, seccomp: Option<&seccomp::Program>) ->
     seccomp.is_some() && !p.no_new_privileges && p.caps.effective & CAP_SYS_ADMIN == 0
 }
 
-/// The init's whole life. `chan` talks to the parent; `listener` is the start socket.
-pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
+/// The init's whole life. `chan` talks to the parent; `listener` is the start socket (none for
+/// `run`, which starts the init over `chan`).
+pub fn run(plan: &mut Plan, chan: Channel, listener: Option<OwnedFd>) -> ! {
     let (program, start_now) = match setup(plan, &chan) {
         Ok(Some(p)) => p,
         failed => {
@@ -148,7 +149,10 @@ pub fn run(plan: &mut Plan, chan: Channel, listener: OwnedFd) -> ! {
         exit(127)
     }
     drop(chan);
-    wait_for_start(plan, &program, listener)
+    match listener {
+        Some(l) => wait_for_start(plan, &program, l),
+        None => exit(1),
+    }
 }
 
 fn exit(code: i32) -> ! {
