@@ -77,47 +77,43 @@ pub fn detect() -> std::io::Result<Vec<Hierarchy>> {
 /// mount under /sys/fs/cgroup, one showing the hierarchy's root (`/`), a writable one, the
 /// first listed. Hidden mounts (covered by another) never count.
 pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
-    struct Entry {
+    // Borrowed from the text (paths still escaped, which equality does not mind): a create
+    // reads this on every start, and only the chosen hierarchies are built.
+    struct Entry<'a> {
         id: u64,
         parent: u64,
-        mountpoint: PathBuf,
-        hierarchy: Option<Hierarchy>,
+        mountpoint: &'a str,
+        /// (root, super options) of a cgroup or cgroup2 mount.
+        cgroup: Option<(&'a str, Option<&'a str>)>,
         read_only: bool,
     }
+    let has_ro = |opts: &str| opts.split(',').any(|o| o == "ro");
     let mut mounts: Vec<Entry> = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
         };
-        let fields: Vec<&str> = left.split(' ').collect();
-        let rfields: Vec<&str> = right.split(' ').collect();
-        if fields.len() < 5 || rfields.len() < 3 {
+        let mut l = left.split(' ');
+        let (Some(id), Some(parent), Some(_), Some(root), Some(mountpoint), opts) =
+            (l.next(), l.next(), l.next(), l.next(), l.next(), l.next())
+        else {
             continue;
-        }
-        let mountpoint = PathBuf::from(unescape(fields[4]));
-        let controllers = match rfields[0] {
-            "cgroup2" => Some(Vec::new()),
-            "cgroup" => Some(
-                rfields[2]
-                    .split(',')
-                    .filter(|o| is_controller_option(o))
-                    .map(String::from)
-                    .collect(),
-            ),
+        };
+        let mut r = right.split(' ');
+        let (Some(fstype), Some(_), Some(super_opts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
+        let cgroup = match fstype {
+            "cgroup2" => Some((root, None)),
+            "cgroup" => Some((root, Some(super_opts))),
             _ => None,
         };
-        let has_ro = |opts: &str| opts.split(',').any(|o| o == "ro");
-        let read_only = fields.get(5).is_some_and(|o| has_ro(o)) || has_ro(rfields[2]);
         mounts.push(Entry {
-            id: fields[0].parse().unwrap_or(0),
-            parent: fields[1].parse().unwrap_or(0),
-            read_only,
-            hierarchy: controllers.map(|controllers| Hierarchy {
-                mountpoint: mountpoint.clone(),
-                root: PathBuf::from(unescape(fields[3])),
-                controllers,
-            }),
+            id: id.parse().unwrap_or(0),
+            parent: parent.parse().unwrap_or(0),
             mountpoint,
+            read_only: cgroup.is_some() && (opts.is_some_and(has_ro) || has_ro(super_opts)),
+            cgroup,
         });
     }
     // Hidden: another mount is stacked on this one at the same mount point, or its parent is
@@ -144,31 +140,47 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         }
         false
     };
+    let controllers = |super_opts: Option<&str>| -> Vec<String> {
+        super_opts
+            .into_iter()
+            .flat_map(|o| o.split(','))
+            .filter(|o| is_controller_option(o))
+            .map(String::from)
+            .collect()
+    };
     // Lower is better; ties go to the first listed.
-    let rank = |m: &Entry, h: &Hierarchy| {
+    let rank = |m: &Entry| {
+        let root = m.cgroup.map_or("", |c| c.0);
         (
-            !m.mountpoint.starts_with("/sys/fs/cgroup"),
-            h.root != Path::new("/"),
+            !Path::new(&unescape(m.mountpoint)).starts_with("/sys/fs/cgroup"),
+            root != "/",
             m.read_only,
         )
     };
     // The best visible mount of each hierarchy, in the order hierarchies are first listed.
-    let mut found: Vec<(&Entry, &Hierarchy)> = Vec::new();
+    let mut found: Vec<(Vec<String>, &Entry)> = Vec::new();
     for m in &mounts {
-        let Some(h) = &m.hierarchy else { continue };
+        let Some((_, super_opts)) = m.cgroup else {
+            continue;
+        };
         if hidden(m) {
             continue;
         }
-        match found
-            .iter_mut()
-            .find(|(_, f)| f.controllers == h.controllers)
-        {
-            None => found.push((m, h)),
-            Some(best) if rank(m, h) < rank(best.0, best.1) => *best = (m, h),
+        let c = controllers(super_opts);
+        match found.iter_mut().find(|(f, _)| *f == c) {
+            None => found.push((c, m)),
+            Some(best) if rank(m) < rank(best.1) => best.1 = m,
             Some(_) => {}
         }
     }
-    found.into_iter().map(|(_, h)| h.clone()).collect()
+    found
+        .into_iter()
+        .map(|(controllers, m)| Hierarchy {
+            mountpoint: PathBuf::from(unescape(m.mountpoint)),
+            root: PathBuf::from(unescape(m.cgroup.map_or("/", |c| c.0))),
+            controllers,
+        })
+        .collect()
 }
 
 /// v1 super options that name a controller (or a named hierarchy), as opposed to mount flags.

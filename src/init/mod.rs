@@ -169,7 +169,8 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<(CString, bool)>, Ste
     if plan.namespaces.new_net {
         namespaces::unshare_net().map_err(StepError::msg)?;
     }
-    let net = net.elapsed().as_micros();
+    let waited = Instant::now();
+    let net = waited.duration_since(net).as_micros();
     match chan
         .recv_in_init()
         .step(|| "waiting for the parent".into())?
@@ -182,6 +183,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<(CString, bool)>, Ste
         t.out
             .push_str(&format!("network-namespace={net}us(before-go) "));
     }
+    // How long the init waited for the parent's Go (near 0: the init's own steps set the pace).
+    let waited = t.last.duration_since(waited).as_micros();
+    t.out.push_str(&format!("waited-for-go={waited}us "));
     // In the cgroup before anything else, so that the setup is charged to the container, and
     // while still the host's root: as root of a user namespace the init could no longer write
     // the host's cgroup files (EACCES).
