@@ -227,10 +227,10 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
 
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
-    namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
     // On a cgroup2-only host the init starts inside its cgroup (CLONE_INTO_CGROUP); a kernel
     // without it (before 5.7) gets the plain clone and the join below. A user namespace joined
-    // by path comes first (see userns::clone_init).
+    // by path comes first, pid and time namespaces joined by path apply to the init only (see
+    // userns::clone_init).
     let into = cg.clone_into_fd();
     let (forked, joined) =
         userns::clone_init(&mut plan.namespaces, into.as_ref().map(|f| f.as_fd()))
