@@ -275,6 +275,47 @@ fn joins_a_mount_namespace_by_path() {
     c.assert_no_leftovers();
 }
 
+/// `exec` into a container without a mount namespace of its own (in the runtime's, or in one
+/// joined by path) runs in the container's rootfs, where its init lives chrooted, not in that
+/// namespace's own root (the host's, here).
+#[test]
+fn exec_without_a_mount_namespace_of_its_own_runs_in_the_rootfs() {
+    need_berth!(); // runc refuses such containers with masked paths, or runs them differently
+    let probe = "test -e /inside-marker && echo in-rootfs || echo elsewhere; pwd";
+    let mnt = NsFile::new("mount");
+    let joined = with_ns_path(Bundle::new(), "mount", &mnt.path());
+    fs::write(joined.rootfs().join("inside-marker"), "").expect("marker");
+    let mut c = Container::new(joined.args(&["sleep", "1000"]));
+    c.create_and_start();
+    let out = c.rt(&["exec", "--cwd", "/tmp", &c.id, "sh", "-c", probe]);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "in-rootfs\n/tmp\n",
+        "joined mount namespace: {out}"
+    );
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+
+    let shared = without_mount_ns(Bundle::new());
+    fs::write(shared.rootfs().join("inside-marker"), "").expect("marker");
+    let c = Container::new(shared.args(&["sleep", "1000"]));
+    let script = format!(
+        "{bin} --root {root} run --detach --bundle {b} {id} </dev/null >/dev/null && \
+         {bin} --root {root} exec {id} sh -c '{probe}'; \
+         {bin} --root {root} delete --force {id}",
+        bin = runtime_bin().display(),
+        root = c.root().display(),
+        b = c.bundle.path().display(),
+        id = c.id,
+    );
+    let out = in_scratch_mount_ns(&script);
+    assert!(
+        out.starts_with("in-rootfs\n/\n"),
+        "the runtime's mount namespace: {out}"
+    );
+    c.assert_no_leftovers();
+}
+
 /// A namespace path of another type is refused (conformance suite: linux_ns_path_type).
 #[test]
 fn a_namespace_path_of_another_type_fails() {

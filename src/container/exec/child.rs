@@ -1,8 +1,9 @@
 //! The cloned process of `exec`, from the clone to the execve. In order: it joins the
-//! container's cgroup (then sets process.execCPUAffinity's final CPUs), the init's namespaces,
-//! a session of its own, the cwd (checked to lie inside the root: CVE-2024-21626), its
-//! terminal, limits, user and capabilities, closes berth's fds and execs with the container's
-//! seccomp filter loaded last: the init's own steps, from process/ and init/.
+//! container's cgroup (then sets process.execCPUAffinity's final CPUs), the init's namespaces
+//! (and its root, in a shared mount namespace), a session of its own, the cwd (checked to lie
+//! inside the root: CVE-2024-21626), its terminal, limits, user and capabilities, closes
+//! berth's fds and execs with the container's seccomp filter loaded last: the init's own
+//! steps, from process/ and init/.
 //!
 //! Like the init, a copy of the single-threaded parent (see init/): it never returns, it execs
 //! or `_exit`s, and reports a failure over the channel.
@@ -30,6 +31,9 @@ pub struct Plan {
     pub lsm: lsm::Plan,
     /// A pidfd of the container's init: the namespaces to join.
     pub init: OwnedFd,
+    /// The init's root, when the container shares a mount namespace (its rootfs is entered with
+    /// chroot there, see rootfs::shared): entered after the namespaces.
+    pub root: Option<OwnedFd>,
     /// The init's namespaces that are not berth's (the pid one aside: the parent joined it).
     pub join: ThreadNameSpaceType,
     /// cgroup.procs of each hierarchy (not on cgroup2-only hosts: CLONE_INTO_CGROUP there).
@@ -87,6 +91,10 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     rustix::thread::move_into_thread_name_spaces(std::os::fd::AsFd::as_fd(&plan.init), plan.join)
         .step(|| "joining the container's namespaces".into())?;
+    if let Some(root) = &plan.root {
+        rustix::process::fchdir(root).step(|| "entering the container's root".into())?;
+        rustix::process::chroot(".").step(|| "chroot into the container's root".into())?;
+    }
     // Its own session, as under runc (and needed to take a terminal).
     rustix::process::setsid().step(|| "setsid".into())?;
     // The caller's session keyring is not the container's to read.

@@ -92,6 +92,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         terminal: None,
         lsm: std::mem::take(&mut built.lsm),
         init: init_pidfd(&c)?,
+        root: None,
         join: Ns::empty(),
         cgroup_procs: Vec::new(),
     };
@@ -109,6 +110,9 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
     };
     let (join_pid, join) = namespaces_to_join(c.state.pid)?;
     plan.join = join;
+    if c.state.shared_root.is_some() {
+        plan.root = Some(init_root(&c)?);
+    }
     let into_cgroup = cgroup_target(&c, &mut plan)?;
     let (parent_end, child_end) = channel::pair().map_err(sys_err("creating the exec channel"))?;
     let mask = if o.detach {
@@ -262,6 +266,27 @@ fn init_pidfd(c: &Container) -> Result<OwnedFd, Error> {
         return Err(stopped());
     }
     Ok(fd)
+}
+
+/// The init's root, for a container without a mount namespace of its own: it lives chrooted
+/// in its rootfs bind (rootfs::shared), which joining its mount namespace does not enter.
+fn init_root(c: &Container) -> Result<OwnedFd, Error> {
+    let path = format!("/proc/{}/root", c.state.pid);
+    let root = rustix::fs::open(
+        path.as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys_err(format!("opening the root of {}", c.state.id))(e.into()))?;
+    // Opened while the start time still matched: the root of the init, not of a reused pid.
+    if !c.state.init_alive() {
+        return Err(Error::WrongStatus {
+            id: c.state.id.clone(),
+            status: Status::Stopped,
+            action: "cannot exec in it",
+        });
+    }
+    Ok(root)
 }
 
 /// The namespaces of the init that differ from berth's: (the pid namespace, the others).
