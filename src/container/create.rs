@@ -390,18 +390,6 @@ fn hand_to_seccomp_agent(
     fd: i32,
     cleanup: &Cleanup,
 ) -> Result<(), Error> {
-    let listener = plan
-        .seccomp
-        .as_ref()
-        .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| Error::Init("the init sent a seccomp listener nobody asked for".into()))?;
-    let pidfd = cleanup
-        .child
-        .as_ref()
-        .and_then(|(_, p)| p.as_ref())
-        .ok_or_else(|| Error::Init("no pidfd for the container's init".into()))?;
-    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| sys_err("copying the seccomp listener from the init")(e.into()))?;
     let c = seccomp::notify::Container {
         id: &st.id,
         pid,
@@ -411,37 +399,14 @@ fn hand_to_seccomp_agent(
         bundle,
         annotations: &st.annotations,
     };
-    seccomp::notify::send(listener, &c, copy.as_fd()).map_err(sys_err(format!(
-        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
-        listener.path.display()
-    )))
+    let pidfd = cleanup.child.as_ref().and_then(|(_, p)| p.as_ref());
+    seccomp::notify::hand_over(plan.seccomp.as_ref(), pidfd.map(|p| p.as_fd()), fd, &c)
+        .map_err(Error::Init)
 }
 
-/// The start socket, bound through /proc/self/fd so that long state paths fit sun_path.
-fn listen(path: &Path) -> Result<OwnedFd, Error> {
-    let what = || format!("creating {}", path.display());
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dirfd = fs::File::open(parent).map_err(sys_err(what()))?;
-    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-    let short = PathBuf::from(format!(
-        "/proc/self/fd/{}/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
-        name.display()
-    ));
-    let sock = net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(|e| sys_err(what())(e.into()))?;
-    let addr = SocketAddrUnix::new(&short).map_err(|e| sys_err(what())(e.into()))?;
-    net::bind(&sock, &addr).map_err(|e| sys_err(what())(e.into()))?;
-    net::listen(&sock, 1).map_err(|e| sys_err(what())(e.into()))?;
-    Ok(sock)
-}
-
-pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
+/// The start socket's address, through an fd of its directory (`/proc/self/fd/N/init.sock`), so
+/// that long state paths fit sun_path. The fd must stay open while the address is used.
+fn start_socket_addr(path: &Path) -> std::io::Result<(fs::File, SocketAddrUnix)> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let dirfd = fs::File::open(parent)?;
     let name = path.file_name().map(PathBuf::from).unwrap_or_default();
@@ -450,13 +415,34 @@ pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
         std::os::fd::AsRawFd::as_raw_fd(&dirfd),
         name.display()
     ));
-    let sock = net::socket_with(
+    Ok((dirfd, SocketAddrUnix::new(&short)?))
+}
+
+fn seqpacket() -> std::io::Result<OwnedFd> {
+    Ok(net::socket_with(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
-    )?;
-    net::connect(&sock, &SocketAddrUnix::new(&short)?)?;
+    )?)
+}
+
+/// The start socket the init waits on.
+fn listen(path: &Path) -> Result<OwnedFd, Error> {
+    let listen = || -> std::io::Result<OwnedFd> {
+        let (_dir, addr) = start_socket_addr(path)?;
+        let sock = seqpacket()?;
+        net::bind(&sock, &addr)?;
+        net::listen(&sock, 1)?;
+        Ok(sock)
+    };
+    listen().map_err(sys_err(format!("creating {}", path.display())))
+}
+
+pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
+    let (_dir, addr) = start_socket_addr(path)?;
+    let sock = seqpacket()?;
+    net::connect(&sock, &addr)?;
     Ok(sock)
 }
 

@@ -24,7 +24,7 @@ pub mod maps;
 use std::io;
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use oci_spec::runtime::LinuxNamespaceType;
 
 pub use cgroup::delegate;
 pub use clone::clone_init;
@@ -59,28 +59,11 @@ pub struct Plan {
     pub inherits: u8,
 }
 
-fn ranges(v: &Option<Vec<LinuxIdMapping>>) -> Vec<Range> {
-    v.iter()
-        .flatten()
-        .map(|m| Range {
-            container: m.container_id(),
-            host: m.host_id(),
-            size: m.size(),
-        })
-        .collect()
-}
-
 /// The map of the user namespace berth itself runs in (all ids on most hosts).
 fn own_map(which: &str) -> IdMap {
     std::fs::read_to_string(format!("/proc/self/{which}"))
         .map(|t| IdMap::parse(&t))
-        .unwrap_or_else(|_| {
-            IdMap(vec![Range {
-                container: 0,
-                host: 0,
-                size: u32::MAX,
-            }])
-        })
+        .unwrap_or_else(|_| IdMap::identity())
 }
 
 impl Plan {
@@ -90,7 +73,7 @@ impl Plan {
         let Some(linux) = c.spec.linux().as_ref() else {
             return Ok(None);
         };
-        let (uids, gids) = (ranges(linux.uid_mappings()), ranges(linux.gid_mappings()));
+        let (uids, gids) = (Range::from_spec(linux.uid_mappings()), Range::from_spec(linux.gid_mappings()));
         let list = linux.namespaces().as_deref().unwrap_or_default();
         let index = list
             .iter()

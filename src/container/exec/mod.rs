@@ -224,19 +224,6 @@ fn hand_to_seccomp_agent(
     child: &Child,
     fd: i32,
 ) -> Result<(), Error> {
-    let listener = plan
-        .seccomp
-        .as_ref()
-        .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| {
-            Error::Init("the process sent a seccomp listener nobody asked for".into())
-        })?;
-    let pidfd = child
-        .pidfd
-        .as_ref()
-        .ok_or_else(|| Error::Init("no pidfd for the process".into()))?;
-    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| sys_err("copying the seccomp listener from the process")(e.into()))?;
     let who = seccomp::notify::Container {
         id: &c.state.id,
         pid: c.state.pid,
@@ -245,10 +232,8 @@ fn hand_to_seccomp_agent(
         bundle: &c.state.bundle,
         annotations: &c.state.annotations,
     };
-    seccomp::notify::send(listener, &who, copy.as_fd()).map_err(sys_err(format!(
-        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
-        listener.path.display()
-    )))
+    let pidfd = child.pidfd.as_ref().map(|p| p.as_fd());
+    seccomp::notify::hand_over(plan.seccomp.as_ref(), pidfd, fd, &who).map_err(Error::Init)
 }
 
 /// A pidfd of the container's init, opened while its start time still matched (a pid reused
