@@ -44,7 +44,10 @@ pub fn prepare(
     for (i, m) in c.spec.mounts().iter().flatten().enumerate() {
         let opts = m.options().as_deref().unwrap_or_default();
         let option = opts.iter().find(|o| *o == "idmap" || *o == "ridmap");
-        let (uids, gids) = (Range::from_spec(m.uid_mappings()), Range::from_spec(m.gid_mappings()));
+        let (uids, gids) = (
+            Range::from_spec(m.uid_mappings()),
+            Range::from_spec(m.gid_mappings()),
+        );
         if option.is_none() && uids.is_empty() && gids.is_empty() {
             continue;
         }

@@ -73,7 +73,10 @@ impl Plan {
         let Some(linux) = c.spec.linux().as_ref() else {
             return Ok(None);
         };
-        let (uids, gids) = (Range::from_spec(linux.uid_mappings()), Range::from_spec(linux.gid_mappings()));
+        let (uids, gids) = (
+            Range::from_spec(linux.uid_mappings()),
+            Range::from_spec(linux.gid_mappings()),
+        );
         let list = linux.namespaces().as_deref().unwrap_or_default();
         let index = list
             .iter()
@@ -269,14 +272,6 @@ impl Plan {
             ));
         }
         Ok(())
-    }
-
-    /// The host uid of the container's root.
-    pub fn host_root(&self) -> (u32, u32) {
-        (
-            self.uid_map.to_host(0).unwrap_or(0),
-            self.gid_map.to_host(0).unwrap_or(0),
-        )
     }
 
     /// devpts refuses `uid=`/`gid=` options naming ids its user namespace does not map (the

@@ -16,7 +16,7 @@ use rustix::thread::ThreadNameSpaceType;
 
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::init::{self, Context, StepError};
-use crate::process::{self, rlimits};
+use crate::process;
 use crate::procfs::ProcFs;
 use crate::{lsm, seccomp, sys, terminal};
 
@@ -101,27 +101,11 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
 
     let p = &mut plan.process;
-    rustix::process::chdir(&p.cwd).step(|| format!("chdir to cwd {}", p.cwd.display()))?;
-    let cwd = rustix::process::getcwd(Vec::new()).step(|| "getcwd".into())?;
-    if !cwd.to_bytes().starts_with(b"/") {
-        return Err(StepError::msg(format!(
-            "cwd {} resolves outside the container's root",
-            p.cwd.display()
-        )));
-    }
+    init::enter_cwd(p, "")?;
     if let Some(term) = &plan.terminal {
         terminal::setup(term, p.uid, false)?;
     }
-    rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
-    if let Some((class, level)) = p.io_priority {
-        sys::ioprio_set(class, level).step(|| "setting ioPriority".into())?;
-    }
-    if let Some(attr) = &p.scheduler {
-        sys::sched_setattr(attr).step(|| "setting scheduler".into())?;
-    }
-    if let Some(persona) = plan.personality {
-        sys::personality(persona as libc::c_ulong).step(|| "setting linux.personality".into())?;
-    }
+    init::apply_limits(p, plan.personality, "")?;
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
     if !plan.lsm.is_empty() {
@@ -133,14 +117,7 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     let hold_admin = init::holds_sys_admin(p, plan.seccomp.as_ref());
     init::apply_credentials(p, hold_admin)?;
 
-    // Nothing of berth's may leak into the container: every fd past stdio and the preserved
-    // ones closes at exec; the preserved ones are inherited whatever flag the caller gave them.
-    sys::cloexec_from(3 + p.preserve_fds).step(|| "marking fds close-on-exec".into())?;
-    for fd in 3..3 + p.preserve_fds as i32 {
-        // SAFETY: F_SETFD only changes the descriptor's flags; an fd that is not open fails
-        // harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    init::close_runtime_fds(p)?;
 
     // A filter that notifies is loaded now and its listener handed to the agent (through the
     // parent) before the exec; any other filter is loaded by init::exec, last.

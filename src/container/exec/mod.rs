@@ -303,21 +303,10 @@ fn namespaces_to_join(pid: i32) -> Result<(bool, Ns), Error> {
 /// for CLONE_INTO_CGROUP (returned); elsewhere each hierarchy's cgroup.procs, opened here on the
 /// host, which the child writes itself into before it joins the container's namespaces.
 fn cgroup_target(c: &Container, plan: &mut child::Plan) -> Result<Option<OwnedFd>, Error> {
-    let dirs = &c.state.cgroup.dirs;
-    let open = |path: &Path, flags: OFlags| {
-        rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            sys_err(format!("opening the container's cgroup {}", path.display()))(e.into())
-        })
-    };
-    if let [only] = dirs.as_slice() {
-        if only.hierarchy == "unified" {
-            return Ok(Some(open(&only.path, OFlags::PATH | OFlags::DIRECTORY)?));
-        }
+    let cg = &c.state.cgroup;
+    if let Some(fd) = cg.clone_into_fd() {
+        return Ok(Some(fd));
     }
-    for d in dirs {
-        let procs = d.path.join("cgroup.procs");
-        let fd = open(&procs, OFlags::WRONLY)?;
-        plan.cgroup_procs.push((procs, fd));
-    }
+    plan.cgroup_procs = cg.procs_files()?;
     Ok(None)
 }
