@@ -400,6 +400,33 @@ fn sysctl_and_oom_score_adj() {
     c.assert_no_leftovers();
 }
 
+/// A sysctl in a user namespace that shares the host's pid namespace: berth writes sysctls
+/// through a procfs instance of the container's own, which the kernel refuses there; create
+/// says so in one line and leaves nothing (runc fails earlier: it cannot mount /proc).
+#[test]
+fn sysctl_without_a_pid_namespace_in_a_user_namespace_says_why() {
+    need_berth!();
+    let bundle = userns_bundle();
+    let mut list = bundle.config["linux"]["namespaces"]
+        .as_array()
+        .expect("list")
+        .clone();
+    list.retain(|n| n["type"] != "pid");
+    let bundle = bundle
+        .set("/linux/namespaces", Value::Array(list))
+        .set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}));
+    let c = Container::new(bundle.args(&["true"]));
+    let out = c.run(&[]);
+    out.assert_failed();
+    assert!(
+        out.stderr
+            .contains("give the container a pid namespace of its own"),
+        "{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    c.assert_no_leftovers();
+}
+
 /// On a cgroup v2 host (only: never with v1 in use, as the runtime-spec says) a container with
 /// a cgroup namespace and a read-write cgroup mount owns its cgroup and can make sub-cgroups.
 #[test]

@@ -198,7 +198,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     if !plan.sysctl.is_empty() || !plan.lsm.is_empty() {
         // Through a procfs no mount of the config can cover (see procfs).
-        let proc = ProcFs::private().step(|| "mounting a private procfs".into())?;
+        let proc = ProcFs::private()
+            .map_err(userns::explain_procfs)
+            .step(|| "mounting a private procfs for linux.sysctl and the LSM labels".into())?;
         sysctl::apply(&proc, &plan.sysctl)?;
         plan.lsm.open(&proc)?;
     }

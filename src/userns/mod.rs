@@ -28,7 +28,9 @@ use oci_spec::runtime::LinuxNamespaceType;
 
 pub use cgroup::delegate;
 pub use clone::clone_init;
-pub use inside::{active, become_root, explain_access, explain_locked, host_instance};
+pub use inside::{
+    active, become_root, explain_access, explain_locked, explain_procfs, host_instance,
+};
 use inside::{INHERITS_IPC, INHERITS_NET, INHERITS_PID};
 use maps::{IdMap, Range};
 
