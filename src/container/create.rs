@@ -55,6 +55,10 @@ struct Cleanup {
     cgroup: Option<Cgroup>,
     child: Option<(i32, Option<OwnedFd>)>,
     shared_root: Option<SharedRoot>,
+    /// In a shared mount namespace, a copy of the parent's end of the channel: shut down, it
+    /// tells the init to detach the rootfs bind it attached there (init::run) before it is
+    /// killed, whatever step it was at.
+    shared_chan: Option<OwnedFd>,
     /// Run once the rest is undone (the lifecycle goes on to delete's steps, as under runc).
     poststop: Vec<hooks::Hook>,
     stopped_state: Vec<u8>,
@@ -63,6 +67,15 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some((pid, pidfd)) = self.child.take() {
+            if let (Some(chan), Some(fd)) = (self.shared_chan.take(), &pidfd) {
+                let _ = net::shutdown(&chan, net::Shutdown::Both);
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let five_s = rustix::event::Timespec {
+                    tv_sec: 5,
+                    tv_nsec: 0,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&five_s));
+            }
             match &pidfd {
                 Some(fd) => {
                     let _ = rustix::process::pidfd_send_signal(
@@ -171,6 +184,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         cgroup: None,
         child: None,
         shared_root: None,
+        shared_chan: None,
         poststop: std::mem::take(&mut hooks.poststop),
         stopped_state: Vec::new(),
     };
@@ -249,6 +263,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     // seeing the init go away.
     plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
+    if !plan.rootfs.own_mount_ns {
+        cleanup.shared_chan = parent_end.0.try_clone().ok();
+    }
     if let Some(u) = &plan.userns {
         u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;
     }
