@@ -1,6 +1,10 @@
-//! The container's init: the process `berth create` clones. In order, it joins namespaces,
-//! sets the hostname, builds and enters the rootfs, drops to the configured user and
-//! capabilities, reports ready, and waits for `start` to exec the user's program.
+//! The container's init: the process `berth create` clones, once the parent has put it in its
+//! cgroup (and written its user namespace's maps). In order, it becomes root of its user
+//! namespace, joins the namespaces given by path, sets the hostname, builds the rootfs, lets
+//! `create` run the prestart and createRuntime hooks and runs the createContainer ones, enters
+//! the rootfs (pivot_root), makes its terminal, writes sysctls, masks and makes read-only the
+//! configured paths, drops to the configured user, capabilities and limits, reports ready, and
+//! waits for `start`: then the startContainer hooks, the LSM labels, seccomp and the exec.
 //!
 //! This runs in a copy of the single-threaded parent made by clone3: no other thread exists, so
 //! allocation is safe, but credentials go through raw per-thread syscalls (see process::user).
