@@ -298,8 +298,8 @@ impl Cgroup {
     }
 
     /// An fd of the container's cgroup for clone3's CLONE_INTO_CGROUP, on a cgroup2-only host
-    /// (elsewhere the v1 hierarchies must be joined anyway: use `join`). `exec` passes it too,
-    /// so an exec'd process never runs outside the container's cgroup.
+    /// (elsewhere the v1 hierarchies must be joined anyway: use `join`, or `procs_files`). `exec`
+    /// passes it too, so an exec'd process never runs outside the container's cgroup.
     pub fn clone_into_fd(&self) -> Option<OwnedFd> {
         let v2 = self.v2().filter(|_| self.mode() == Mode::Unified)?;
         rustix::fs::open(
@@ -319,6 +319,25 @@ impl Cgroup {
             fs::write(&procs, &pid).map_err(io_err("adding the init to", &procs))?;
         }
         Ok(())
+    }
+
+    /// Each hierarchy's cgroup.procs, open for writing: a process writes "0" to each to join the
+    /// cgroup itself (`exec`'s child, before it enters the container's namespaces, where these
+    /// paths may not exist).
+    pub fn procs_files(&self) -> Result<Vec<(PathBuf, OwnedFd)>, CgroupError> {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let procs = d.path.join("cgroup.procs");
+                let fd = rustix::fs::open(
+                    &procs,
+                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map_err(|e| io_err("opening", &procs)(e.into()))?;
+                Ok((procs, fd))
+            })
+            .collect()
     }
 
     /// Every process in the container's cgroup, and in cgroups the container made below it.

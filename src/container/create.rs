@@ -55,6 +55,10 @@ struct Cleanup {
     cgroup: Option<Cgroup>,
     child: Option<(i32, Option<OwnedFd>)>,
     shared_root: Option<SharedRoot>,
+    /// In a shared mount namespace, a copy of the parent's end of the channel: shut down, it
+    /// tells the init to detach the rootfs bind it attached there (init::run) before it is
+    /// killed, whatever step it was at.
+    shared_chan: Option<OwnedFd>,
     /// Run once the rest is undone (the lifecycle goes on to delete's steps, as under runc).
     poststop: Vec<hooks::Hook>,
     stopped_state: Vec<u8>,
@@ -63,6 +67,15 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some((pid, pidfd)) = self.child.take() {
+            if let (Some(chan), Some(fd)) = (self.shared_chan.take(), &pidfd) {
+                let _ = net::shutdown(&chan, net::Shutdown::Both);
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let five_s = rustix::event::Timespec {
+                    tv_sec: 5,
+                    tv_nsec: 0,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&five_s));
+            }
             match &pidfd {
                 Some(fd) => {
                     let _ = rustix::process::pidfd_send_signal(
@@ -171,6 +184,7 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
         cgroup: None,
         child: None,
         shared_root: None,
+        shared_chan: None,
         poststop: std::mem::take(&mut hooks.poststop),
         stopped_state: Vec::new(),
     };
@@ -227,10 +241,10 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
 
     let listener = listen(&dir.start_socket())?;
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
-    namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
     // On a cgroup2-only host the init starts inside its cgroup (CLONE_INTO_CGROUP); a kernel
     // without it (before 5.7) gets the plain clone and the join below. A user namespace joined
-    // by path comes first (see userns::clone_init).
+    // by path comes first, pid and time namespaces joined by path apply to the init only (see
+    // userns::clone_init).
     let into = cg.clone_into_fd();
     let (forked, joined) =
         userns::clone_init(&mut plan.namespaces, into.as_ref().map(|f| f.as_fd()))
@@ -249,6 +263,9 @@ pub fn create(o: &CreateOptions) -> Result<Created, Error> {
     // seeing the init go away.
     plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
+    if !plan.rootfs.own_mount_ns {
+        cleanup.shared_chan = parent_end.0.try_clone().ok();
+    }
     if let Some(u) = &plan.userns {
         u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;
     }
@@ -390,18 +407,6 @@ fn hand_to_seccomp_agent(
     fd: i32,
     cleanup: &Cleanup,
 ) -> Result<(), Error> {
-    let listener = plan
-        .seccomp
-        .as_ref()
-        .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| Error::Init("the init sent a seccomp listener nobody asked for".into()))?;
-    let pidfd = cleanup
-        .child
-        .as_ref()
-        .and_then(|(_, p)| p.as_ref())
-        .ok_or_else(|| Error::Init("no pidfd for the container's init".into()))?;
-    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| sys_err("copying the seccomp listener from the init")(e.into()))?;
     let c = seccomp::notify::Container {
         id: &st.id,
         pid,
@@ -411,37 +416,14 @@ fn hand_to_seccomp_agent(
         bundle,
         annotations: &st.annotations,
     };
-    seccomp::notify::send(listener, &c, copy.as_fd()).map_err(sys_err(format!(
-        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
-        listener.path.display()
-    )))
+    let pidfd = cleanup.child.as_ref().and_then(|(_, p)| p.as_ref());
+    seccomp::notify::hand_over(plan.seccomp.as_ref(), pidfd.map(|p| p.as_fd()), fd, &c)
+        .map_err(Error::Init)
 }
 
-/// The start socket, bound through /proc/self/fd so that long state paths fit sun_path.
-fn listen(path: &Path) -> Result<OwnedFd, Error> {
-    let what = || format!("creating {}", path.display());
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dirfd = fs::File::open(parent).map_err(sys_err(what()))?;
-    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-    let short = PathBuf::from(format!(
-        "/proc/self/fd/{}/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
-        name.display()
-    ));
-    let sock = net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(|e| sys_err(what())(e.into()))?;
-    let addr = SocketAddrUnix::new(&short).map_err(|e| sys_err(what())(e.into()))?;
-    net::bind(&sock, &addr).map_err(|e| sys_err(what())(e.into()))?;
-    net::listen(&sock, 1).map_err(|e| sys_err(what())(e.into()))?;
-    Ok(sock)
-}
-
-pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
+/// The start socket's address, through an fd of its directory (`/proc/self/fd/N/init.sock`), so
+/// that long state paths fit sun_path. The fd must stay open while the address is used.
+fn start_socket_addr(path: &Path) -> std::io::Result<(fs::File, SocketAddrUnix)> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let dirfd = fs::File::open(parent)?;
     let name = path.file_name().map(PathBuf::from).unwrap_or_default();
@@ -450,13 +432,34 @@ pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
         std::os::fd::AsRawFd::as_raw_fd(&dirfd),
         name.display()
     ));
-    let sock = net::socket_with(
+    Ok((dirfd, SocketAddrUnix::new(&short)?))
+}
+
+fn seqpacket() -> std::io::Result<OwnedFd> {
+    Ok(net::socket_with(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
-    )?;
-    net::connect(&sock, &SocketAddrUnix::new(&short)?)?;
+    )?)
+}
+
+/// The start socket the init waits on.
+fn listen(path: &Path) -> Result<OwnedFd, Error> {
+    let listen = || -> std::io::Result<OwnedFd> {
+        let (_dir, addr) = start_socket_addr(path)?;
+        let sock = seqpacket()?;
+        net::bind(&sock, &addr)?;
+        net::listen(&sock, 1)?;
+        Ok(sock)
+    };
+    listen().map_err(sys_err(format!("creating {}", path.display())))
+}
+
+pub fn connect_start_socket(path: &Path) -> std::io::Result<OwnedFd> {
+    let (_dir, addr) = start_socket_addr(path)?;
+    let sock = seqpacket()?;
+    net::connect(&sock, &addr)?;
     Ok(sock)
 }
 
