@@ -227,3 +227,33 @@ fn escapes_are_refused() {
         );
     }
 }
+
+#[test]
+fn directory_times_are_not_set_through_a_later_symlink() {
+    if !root() {
+        return;
+    }
+    // "a/b" is a directory, then "a" becomes a symlink out: stamping "a/b"'s mtime at the end
+    // must not follow it to the directory outside.
+    let outer = tempfile::tempdir().unwrap();
+    let victim = outer.path().join("victim");
+    fs::create_dir_all(victim.join("b")).unwrap();
+    let before = fs::metadata(victim.join("b")).unwrap().mtime();
+    let dest = outer.path().join("layer");
+    fs::create_dir(&dest).unwrap();
+    let data = layer(|b| {
+        entry(b, header(tar::EntryType::Directory, 0o755), "a/", "", b"");
+        entry(b, header(tar::EntryType::Directory, 0o755), "a/b/", "", b"");
+        let target = victim.to_str().unwrap();
+        entry(b, header(tar::EntryType::Symlink, 0o777), "a", target, b"");
+        entry(b, header(tar::EntryType::Directory, 0o755), "c/", "", b"");
+    });
+    unpack(&data[..], &dest).unwrap();
+    assert_eq!(fs::read_link(dest.join("a")).unwrap(), victim);
+    assert_eq!(
+        fs::metadata(victim.join("b")).unwrap().mtime(),
+        before,
+        "the extractor set a time outside the layer"
+    );
+    assert_eq!(fs::metadata(dest.join("c")).unwrap().mtime(), 1_600_000_000);
+}
