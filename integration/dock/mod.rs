@@ -11,6 +11,7 @@ mod containers;
 mod features;
 mod harness;
 mod images;
+mod killed;
 mod tarballs;
 
 /// A runtime feature a test needs beyond create/start/state/kill/delete.

@@ -197,10 +197,7 @@ fn gc(store: &Store, img: &Image) -> Result<()> {
     {
         let dir = store.layer_dir(l)?;
         // Out of layers/ first: a half-removed layer is never taken for a whole one.
-        let gone = store
-            .root
-            .join("tmp")
-            .join(format!("rm-{}", store::random_hex(8)));
+        let gone = store.trash_path();
         if std::fs::rename(&dir, &gone).is_ok() {
             let _ = std::fs::remove_dir_all(&gone);
         }

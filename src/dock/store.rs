@@ -34,8 +34,11 @@ pub struct Store {
 pub struct Lock(#[allow(dead_code)] File);
 
 /// A staging directory under ROOT/tmp, removed when dropped unless its content was moved.
+/// It is flocked while in use: one whose lock is free was left by a dock that was killed,
+/// and the next staging sweeps it away.
 pub struct Staging {
     pub path: PathBuf,
+    _lock: File,
 }
 
 impl Drop for Staging {
@@ -43,6 +46,9 @@ impl Drop for Staging {
         let _ = fs::remove_dir_all(&self.path);
     }
 }
+
+/// How old an unlocked entry of ROOT/tmp must be to be swept (its maker locks it at once).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One name (or none) of an image in the index.
 #[derive(Clone, Debug)]
@@ -108,12 +114,44 @@ impl Store {
     }
 
     pub fn staging(&self, what: &str) -> Result<Staging> {
+        self.sweep_tmp();
         let path = self
             .root
             .join("tmp")
             .join(format!("{what}-{}", random_hex(8)));
         fs::create_dir_all(&path).ctx("creating", &path)?;
-        Ok(Staging { path })
+        let lock = File::open(&path).ctx("opening", &path)?;
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive).ctx("locking", &path)?;
+        Ok(Staging { path, _lock: lock })
+    }
+
+    /// A directory to move something into before removing it, so that a removal cut short
+    /// leaves nothing under its real name (swept like a dead staging directory).
+    pub fn trash_path(&self) -> PathBuf {
+        self.root.join("tmp").join(format!("rm-{}", random_hex(8)))
+    }
+
+    /// Removes what killed docks left in ROOT/tmp: entries nobody holds a lock on.
+    fn sweep_tmp(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a > STALE_AFTER));
+            let Ok(f) = File::open(&path) else { continue };
+            if !old || rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+                continue;
+            }
+            let _ = match e.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+        }
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
@@ -264,4 +302,61 @@ pub fn random_hex(n: usize) -> String {
         }
     }
     digest::hex(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backdate(p: &Path) {
+        let t = rustix::fs::Timespec {
+            tv_sec: 1_600_000_000,
+            tv_nsec: 0,
+        };
+        let ts = rustix::fs::Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, p, &ts, rustix::fs::AtFlags::empty()).unwrap();
+    }
+
+    #[test]
+    fn staging_sweeps_what_killed_docks_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let live = store.staging("load").unwrap();
+        fs::write(live.path.join("blob"), "x").unwrap();
+        // Left by a dock killed mid-load (no lock held), and a half-removed layer.
+        let dead = store.root.join("tmp/load-dead");
+        fs::create_dir_all(dead.join("layer/etc")).unwrap();
+        fs::write(store.root.join("tmp/stray"), "x").unwrap();
+        let fresh = store.root.join("tmp/import-fresh");
+        fs::create_dir(&fresh).unwrap();
+        for p in [&dead, &store.root.join("tmp/stray"), &live.path] {
+            backdate(p);
+        }
+        let next = store.staging("import").unwrap();
+        let mut left: Vec<String> = fs::read_dir(store.root.join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            "import-fresh".to_string(),
+            live.path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            next.path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        ];
+        want.sort();
+        assert_eq!(left, want, "a locked or just-made entry is kept");
+        drop((live, next));
+        assert!(!dir.path().join("tmp/load-dead").exists());
+    }
 }
