@@ -82,3 +82,156 @@ dock_test!(
         d.assert_clean();
     }
 );
+
+/// The pid of the `dock _monitor ID` process of a detached container.
+fn monitor_pid(id: &str) -> u32 {
+    host::wait_until(Duration::from_secs(10), "the monitor process", || {
+        fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+            let ours = args
+                .windows(2)
+                .any(|w| w[0] == b"_monitor" && w[1] == id.as_bytes());
+            ours.then_some(pid)
+        })
+    })
+}
+
+fn status(d: &Dock, name: &str) -> String {
+    super::containers::ps_status(d, name)
+}
+
+dock_test!(
+    killed_monitor_is_finished_by_the_next_command,
+    [],
+    |d: &Dock| {
+        d.busybox();
+        let out = d.run(&[
+            "-d",
+            "--name",
+            "orphan",
+            "busybox",
+            "sh",
+            "-c",
+            "echo ran; sleep 1",
+        ]);
+        out.assert_ok();
+        let id = out.stdout.trim().to_string();
+        let mut monitor = std::process::Command::new("kill")
+            .args(["-KILL", &monitor_pid(&id).to_string()])
+            .spawn()
+            .unwrap();
+        monitor.wait().unwrap();
+        // Unwatched, it still runs; once it has exited, nobody saw its status.
+        assert!(
+            status(d, "orphan").starts_with("Up"),
+            "{}",
+            status(d, "orphan")
+        );
+        host::wait_until(Duration::from_secs(10), "the orphan to exit", || {
+            status(d, "orphan")
+                .starts_with("Exited (255)")
+                .then_some(())
+        });
+        assert!(
+            host::mounts_under(d.root()).is_empty(),
+            "its rootfs stayed mounted"
+        );
+        assert!(
+            entries(d, "runtime").is_empty(),
+            "the runtime kept its state"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&d.dock(&["inspect", "orphan"]).stdout).unwrap();
+        assert!(v[0]["State"]["Error"]
+            .as_str()
+            .unwrap()
+            .contains("monitor was killed"));
+        // It starts again (the runtime no longer holds it) and runs to its own end.
+        d.dock(&["start", "orphan"]).assert_ok();
+        host::wait_until(Duration::from_secs(10), "the second run to end", || {
+            status(d, "orphan").starts_with("Exited (0)").then_some(())
+        });
+        assert_eq!(d.dock(&["logs", "orphan"]).stdout, "ran\nran\n");
+        d.dock(&["rm", "orphan"]).assert_ok();
+        d.assert_clean();
+    }
+);
+
+dock_test!(killed_runs_leave_no_half_made_container, [], |d: &Dock| {
+    d.busybox();
+    // A foreground `run --rm`, killed while its container runs: once the container has
+    // exited, the next command removes it as its run would have.
+    let mut c = d.cmd(&[
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--rm",
+        "--name",
+        "rmme",
+        "busybox",
+        "sleep",
+        "1",
+    ]);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    host::wait_until(Duration::from_secs(10), "the container to run", || {
+        status(d, "rmme").starts_with("Up").then_some(())
+    });
+    kill9(&mut child);
+    host::wait_until(Duration::from_secs(10), "the --rm container to go", || {
+        d.containers().is_empty().then_some(())
+    });
+    d.assert_clean();
+
+    // A run killed while the runtime creates the container (a runtime that hangs in create).
+    let mark = d.scratch("hang").join("pid");
+    let wrapper = d.scratch("hang").join("runtime");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = create ] && {{ echo $$ > {}; exec sleep 60; }}; done\nexec {} \"$@\"\n",
+            mark.display(),
+            d.runtime.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
+    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
+    c.args([
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--name",
+        "half",
+        "-v",
+        "/anon",
+        "busybox",
+        "true",
+    ]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let hung: u32 = host::wait_until(Duration::from_secs(10), "the runtime's create", || {
+        fs::read_to_string(&mark).ok()?.trim().parse().ok()
+    });
+    kill9(&mut child);
+    if let Some(p) = host::Proc::of(hung) {
+        p.kill();
+    }
+    assert!(
+        !host::mounts_under(d.root()).is_empty(),
+        "the run had mounted its rootfs"
+    );
+    // ps finishes it: the container that never was is gone, with its volume and mount.
+    assert_eq!(d.dock(&["ps", "-a"]).stdout.lines().count(), 1);
+    assert_eq!(d.dock(&["volume", "ls", "-q"]).stdout, "");
+    d.assert_clean();
+});

@@ -351,8 +351,10 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         Cmd::Create(a) => {
             let mut o = a.options();
             o.runtime = rt()?.bin;
-            let rec = run::create(&store, &o)?;
+            let mut rec = run::create(&store, &o)?;
             let _ = crate::dock::rootfs::unmount(&rec.dirs(&store).rootfs());
+            rec.state.status = "created".into();
+            rec.save(&store)?;
             println!("{}", rec.id);
             Ok(0)
         }
@@ -499,14 +501,18 @@ fn inspect(
     let mut out = Vec::new();
     let mut code = 0;
     for n in names {
+        let container = |c| -> Result<Value> {
+            let rt = rt()?;
+            let c = container::reconcile(store, &rt, c)?
+                .ok_or_else(|| Error::new(format!("No such container: {n}")))?;
+            Ok(lifecycle::inspect(store, &rt, &c))
+        };
         let found = match kind {
-            Some("container") => {
-                container::find(store, n).and_then(|c| Ok(lifecycle::inspect(store, &rt()?, &c)))
-            }
+            Some("container") => container::find(store, n).and_then(container),
             Some("image") => image::resolve(store, n).and_then(|i| images::image_json(store, &i)),
             Some(k) => return Err(Error::new(format!("--type {k:?}: container or image"))),
             None => match container::find(store, n) {
-                Ok(c) => Ok(lifecycle::inspect(store, &rt()?, &c)),
+                Ok(c) => container(c),
                 Err(_) => image::find(store, n)?.map_or_else(
                     || Err(Error::new(format!("No such object: {n}"))),
                     |i| images::image_json(store, &i),

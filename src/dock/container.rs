@@ -38,10 +38,15 @@ pub struct Record {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
-    /// created, running, exited (paused is asked of the runtime).
+    /// creating (`run`/`create` making it), created, starting (a monitor is starting it),
+    /// running, exited; paused is asked of the runtime.
     pub status: String,
     pub pid: i32,
+    /// The dock process that owns the record while it is creating, starting or running:
+    /// the one making it, then its monitor. Its start time tells it from a reused pid.
     pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
     pub started_at: String,
     pub finished_at: String,
     pub exit_code: i32,
@@ -114,35 +119,118 @@ impl Record {
         }
     }
 
-    /// The status to show: the record's, checked against the runtime while it claims to run.
+    /// The status to show (docker's words): the record's, checked against the runtime while
+    /// it claims to run.
     pub fn live_status(&self, rt: &Runtime) -> String {
         let rt = &self.runtime(rt);
-        if self.state.status != "running" {
-            return self.state.status.clone();
+        match self.state.status.as_str() {
+            "running" => {}
+            "creating" | "starting" => return "created".into(),
+            other => return other.to_string(),
         }
         match rt.state(&self.id) {
             Some(s) if s.status == "paused" => "paused".into(),
             Some(s) if s.status == "running" || s.status == "created" => "running".into(),
             // The monitor records the exit; until it has, the container is on its way out.
-            _ if monitor_alive(self.state.monitor_pid) => "running".into(),
+            _ if self.state.owner_alive() => "running".into(),
             _ => "exited".into(),
         }
     }
 }
 
-pub fn monitor_alive(pid: i32) -> bool {
-    pid > 0
-        && rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).expect("pid > 0"))
-            .is_ok()
-        && !is_zombie(pid)
+impl State {
+    /// Makes the calling dock process the record's owner.
+    pub fn claim(&mut self) {
+        self.monitor_pid = std::process::id() as i32;
+        self.monitor_start = start_time("self").unwrap_or(0);
+    }
+
+    /// Whether the owning dock process still lives (not a zombie, not a reused pid).
+    pub fn owner_alive(&self) -> bool {
+        let pid = self.monitor_pid;
+        let Some(p) = rustix::process::Pid::from_raw(pid) else {
+            return false;
+        };
+        if rustix::process::test_kill_process(p).is_err() {
+            return false;
+        }
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19].
+        let zombie = fields.first() == Some(&"Z");
+        let started = fields.get(19).and_then(|t| t.parse::<u64>().ok());
+        !zombie && (self.monitor_start == 0 || started == Some(self.monitor_start))
+    }
+
+    /// Whether a dock process is (or was, if it is gone) in the middle of it.
+    pub fn in_flight(&self) -> bool {
+        matches!(self.status.as_str(), "creating" | "starting" | "running")
+    }
 }
 
-fn is_zombie(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-    })
+/// A process's start time (clock ticks after boot), field 22 of /proc/PID/stat.
+fn start_time(pid: &str) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
+
+/// Finishes what a dock killed part-way left (its record still says creating, starting or
+/// running, but the process that owned it is gone and the runtime runs nothing): a container
+/// that was being made, or a `--rm` one, is removed; any other is torn down and recorded as
+/// exited, its status unknown. A container still running is left alone (stop, kill and rm
+/// handle it). Returns the record as it now is, `None` if it was removed.
+pub fn reconcile(store: &Store, rt: &Runtime, rec: Record) -> Result<Option<Record>> {
+    if !rec.state.in_flight() || rec.state.owner_alive() {
+        return Ok(Some(rec));
+    }
+    let rt = &rec.runtime(rt);
+    if rec.state.status != "creating"
+        && rt
+            .state(&rec.id)
+            .is_some_and(|s| s.status == "running" || s.status == "paused")
+    {
+        return Ok(Some(rec));
+    }
+    let lock = store.lock()?;
+    // Again under the lock: another dock may have finished it meanwhile.
+    let Ok(mut rec) = Record::load(store, &rec.id) else {
+        return Ok(None);
+    };
+    if !rec.state.in_flight() || rec.state.owner_alive() {
+        return Ok(Some(rec));
+    }
+    if rec.state.status == "creating" || rec.auto_remove {
+        teardown_and(store, rt, &rec, || drop(remove_files(store, &rec, true)));
+        drop(lock);
+        return Ok(None);
+    }
+    teardown(store, rt, &rec);
+    if rec.state.status == "running" {
+        rec.state.status = "exited".into();
+        rec.state.exit_code = EXIT_UNKNOWN;
+        rec.state.finished_at = crate::dock::table::rfc3339_now();
+        rec.state.error = "dock's monitor was killed: the exit status is unknown".into();
+    } else {
+        // "starting": back to what it was before the start.
+        rec.state.status = if rec.state.started_at.is_empty() {
+            "created".into()
+        } else {
+            "exited".into()
+        };
+    }
+    rec.state.pid = 0;
+    rec.save(store)?;
+    Ok(Some(rec))
+}
+
+/// The exit status recorded when nobody saw the container exit (docker records 255 too).
+pub const EXIT_UNKNOWN: i32 = 255;
 
 /// Every container record (unreadable ones are skipped).
 pub fn list(store: &Store) -> Result<Vec<Record>> {
@@ -306,7 +394,7 @@ pub fn wait_exit(store: &Store, id: &str, timeout: Duration) -> Option<Record> {
     loop {
         match Record::load(store, id) {
             Ok(r) if r.state.status != "running" => return Some(r),
-            Ok(r) if !monitor_alive(r.state.monitor_pid) => return Some(r),
+            Ok(r) if !r.state.owner_alive() => return Some(r),
             Err(_) => return None, // removed (--rm)
             Ok(_) => {}
         }

@@ -41,6 +41,9 @@ fn command_text(r: &Record, full: bool) -> String {
 pub fn ps(store: &Store, rt: &Runtime, all: bool, quiet: bool, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for r in container::list(store)? {
+        let Some(r) = container::reconcile(store, rt, r)? else {
+            continue;
+        };
         let live = r.live_status(rt);
         if !all && live != "running" && live != "paused" {
             continue;
@@ -176,7 +179,7 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
     let Some(mut done) = container::wait_exit(store, id, Duration::from_secs(10)) else {
         return Ok(());
     };
-    if done.state.status == "running" && !container::monitor_alive(done.state.monitor_pid) {
+    if done.state.status == "running" && !done.state.owner_alive() {
         // Its monitor is gone (killed, or a crashed dock): finish its run ourselves.
         container::teardown(store, rt, &done);
         done.state.status = "exited".into();
@@ -195,6 +198,14 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
 pub fn start(store: &Store, rt: &Runtime, what: &str) -> Result<()> {
     let r = container::find(store, what)?;
     let rt = &r.runtime(rt);
+    // A run left half-done by a killed dock is finished first (else the runtime still holds
+    // the container and refuses to create it again).
+    let Some(r) = container::reconcile(store, rt, r)? else {
+        return Err(Error::new(format!("No such container: {what}")));
+    };
+    if r.state.in_flight() && r.state.owner_alive() && r.state.status != "running" {
+        return Ok(()); // another dock is making or starting it
+    }
     if matches!(r.live_status(rt).as_str(), "running" | "paused") {
         return Ok(());
     }

@@ -55,6 +55,14 @@ pub fn signals() -> Result<SignalFd> {
 /// Creates and starts the container and watches it to the end: returns its exit status.
 pub fn run(store: &Store, rt: &Runtime, mut rec: Record, attach: Attach) -> Result<i32> {
     let rt = &rec.runtime(rt);
+    // The record is ours now: if we are killed, the next dock finishes what we leave.
+    if rec.state.monitor_pid != std::process::id() as i32 {
+        if rec.state.status != "creating" {
+            rec.state.status = "starting".into();
+        }
+        rec.state.claim();
+        rec.save(store)?;
+    }
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| Error::new(format!("becoming a subreaper: {e}")))?;
     let sigfd = signals()?;
@@ -169,7 +177,6 @@ fn start(store: &Store, rt: &Runtime, rec: &mut Record, foreground: bool) -> Res
     };
     rt.start(&rec.id)?;
     rec.state.status = "running".into();
-    rec.state.monitor_pid = std::process::id() as i32;
     rec.state.started_at = table::rfc3339_now();
     rec.state.error.clear();
     rec.save(store)?;
@@ -367,11 +374,18 @@ pub fn spawn_detached(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
             line.clear();
         }
     }
-    // The monitor lives on; its exit is reaped by init once we are gone.
-    std::mem::forget(child);
     let line = line.trim();
     if line == "ok" {
+        // The monitor lives on; its exit is reaped by init once we are gone.
+        std::mem::forget(child);
         return Ok(());
+    }
+    if !line.starts_with("error ") {
+        // It died without a word (killed): finish what it left, as any later command would.
+        let _ = child.wait();
+        if let Ok(rec) = Record::load(store, id) {
+            let _ = container::reconcile(store, rt, rec);
+        }
     }
     let rest = line
         .strip_prefix("error ")

@@ -191,7 +191,8 @@ fn flag_err(msg: String) -> Error {
     Error::with_code(crate::dock::error::EXIT_DOCK, msg)
 }
 
-/// Checks every flag, then makes the container (status "created", rootfs mounted).
+/// Checks every flag, then makes the container (status "creating", owned by this process,
+/// rootfs mounted).
 pub fn create(store: &Store, o: &Options) -> Result<Record> {
     // Flags first: a bad value leaves nothing behind.
     let mut vols = Vec::new();
@@ -336,10 +337,11 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         runtime: o.runtime.clone(),
         stop_signal: exec.stop_signal().clone().unwrap_or_default(),
         state: State {
-            status: "created".into(),
+            status: "creating".into(),
             ..Default::default()
         },
     };
+    rec.state.claim();
     // Saved at once so the name is taken; removed again if anything below fails.
     rec.save(store)?;
     drop(lock);
