@@ -111,6 +111,19 @@ dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
     let out = d.dock(&["volume", "rm", "data"]);
     out.assert_failed();
     assert!(out.stderr.contains("volume is in use"), "{out}");
+    // -f neither (as docker): it would pull the data from under the container.
+    let out = d.dock(&["volume", "rm", "-f", "data", "nosuch"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr.lines().count(),
+        1,
+        "only the in-use one fails:\n{out}"
+    );
+    assert!(out.stderr.contains("volume is in use"), "{out}");
+    let data = d.root().join("volumes/data/_data/file");
+    assert_eq!(fs::read_to_string(&data).unwrap(), "persisted\n");
+    let out = d.dock(&["volume", "rm", "nosuch", "nosuch2"]);
+    assert_eq!(out.stderr.lines().count(), 2, "one line per volume:\n{out}");
     d.dock(&["rm", "writer"]).assert_ok();
     assert!(d
         .dock(&["volume", "ls", "-q"])

@@ -462,7 +462,7 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         Cmd::Tag { source, target } => images::tag(&store, &source, &target).map(|_| 0),
         Cmd::Rmi { force, images } => each(&images, |i| images::rmi(&store, i, force)),
         Cmd::Inspect { kind, names } => inspect(&store, &rt, kind.as_deref(), &names),
-        Cmd::Volume(v) => volume_cmd(&store, v).map(|_| 0),
+        Cmd::Volume(v) => volume_cmd(&store, v),
     }
 }
 
@@ -536,7 +536,7 @@ fn inspect(
     Ok(code)
 }
 
-fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<()> {
+fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<i32> {
     match v {
         VolumeCmd::Create { name } => {
             let name = name.unwrap_or_else(|| store::random_hex(32));
@@ -578,17 +578,8 @@ fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<()> {
             );
         }
         VolumeCmd::Rm { force, names } => {
-            let mut failed = None;
-            for n in &names {
-                match volume::remove(store, n, force) {
-                    Ok(()) => println!("{n}"),
-                    Err(e) => failed = Some(e),
-                }
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            return each(&names, |n| volume::remove(store, n, force));
         }
     }
-    Ok(())
+    Ok(0)
 }

@@ -85,10 +85,14 @@ pub fn users(store: &Store, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Removes a volume no container names; `force` only makes a missing one no error (as
+/// docker: even -f never pulls a volume from under a container).
 pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
-    inspect(store, name)?;
+    if let Err(e) = inspect(store, name) {
+        return if force { Ok(()) } else { Err(e) };
+    }
     let users = users(store, name)?;
-    if !users.is_empty() && !force {
+    if !users.is_empty() {
         return Err(Error::new(format!(
             "remove {name}: volume is in use - [{}]",
             users.join(", ")
