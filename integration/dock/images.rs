@@ -323,3 +323,40 @@ dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
     assert_eq!(v[0]["RootFS"]["diff_ids"][0], sha256(&raw));
     d.assert_clean();
 });
+
+dock_test!(store_blobs_are_checked_when_read, [], |d: &Dock| {
+    d.busybox();
+    let img = inspect(d, "busybox");
+    let blob = |digest: &str| {
+        d.root()
+            .join("images/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    // A layer blob changed on disk: save fails and leaves no archive behind.
+    let layer = blob(img["RootFS"]["diff_ids"][0].as_str().unwrap());
+    let mut bytes = fs::read(&layer).unwrap();
+    let n = bytes.len() - 700;
+    bytes[n] ^= 1;
+    fs::write(&layer, &bytes).unwrap();
+    let out_dir = d.scratch("out");
+    let ar = out_dir.join("bb.tar");
+    let out = d.dock(&["save", "-o", ar.to_str().unwrap(), "busybox"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("is corrupt"), "{out}");
+    assert_eq!(
+        fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "save left a file"
+    );
+    // The image config changed on disk: the image is refused wherever it is read.
+    let config = blob(img["Id"].as_str().unwrap());
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"sh\"", "\"id\"");
+    fs::write(&config, text).unwrap();
+    let out = d.run(&["--rm", "busybox"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(out.stderr.contains("is corrupt"), "{out}");
+    assert!(d.containers().is_empty());
+    d.assert_clean();
+});

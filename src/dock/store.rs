@@ -160,9 +160,13 @@ impl Store {
         Ok(self.blobs().join(hex))
     }
 
+    /// A (small) blob's content, checked against its digest: a blob changed on disk is an
+    /// error, never an image.
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
         let p = self.blob_path(digest)?;
-        fs::read(&p).ctx("reading blob", &p)
+        let bytes = fs::read(&p).ctx("reading blob", &p)?;
+        digest::check(&digest::of_bytes(&bytes), digest, &p)?;
+        Ok(bytes)
     }
 
     /// Moves a staged file whose digest was computed while it was written into blobs/.
