@@ -460,7 +460,17 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         }
         Cmd::Save { output, images } => images::save(&store, output, &images).map(|_| 0),
         Cmd::Tag { source, target } => images::tag(&store, &source, &target).map(|_| 0),
-        Cmd::Rmi { force, images } => each(&images, |i| images::rmi(&store, i, force)),
+        Cmd::Rmi { force, images } => {
+            // rmi prints its own Untagged:/Deleted: lines, never the name it was given.
+            let mut code = 0;
+            for i in &images {
+                if let Err(e) = images::rmi(&store, i, force) {
+                    eprintln!("dock: {}", e.msg);
+                    code = 1;
+                }
+            }
+            Ok(code)
+        }
         Cmd::Inspect { kind, names } => inspect(&store, &rt, kind.as_deref(), &names),
         Cmd::Volume(v) => volume_cmd(&store, v),
     }
