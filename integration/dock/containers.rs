@@ -308,6 +308,10 @@ dock_test!(exit_statuses_are_dockers, [], |d: &Dock| {
         d.run(&["--rm", "--bogus-flag", "busybox"]).code(),
         Some(125)
     );
+    // -it without a terminal to read from: docker's CLI refuses it with status 1.
+    let out = d.run(&["--rm", "-it", "busybox", "true"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert_eq!(out.stderr, "dock: the input device is not a TTY\n");
     let out = d.run(&["--rm", "busybox", "/etc/passwd"]);
     assert_eq!(out.code(), Some(126), "{out}");
     let out = d.run(&["--rm", "busybox", "/etc"]);

@@ -336,7 +336,7 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
             let rt = rt()?;
             let detach = a.detach;
             if a.interactive && a.tty && !detach && !std::io::stdin().is_terminal() {
-                return Err(Error::new("the input device is not a TTY"));
+                return Err(Error::with_code(1, "the input device is not a TTY"));
             }
             let mut o = a.options();
             o.runtime = rt.bin.clone();
@@ -413,7 +413,7 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         }
         Cmd::Exec(a) => {
             if a.interactive && a.tty && !std::io::stdin().is_terminal() {
-                return Err(Error::new("the input device is not a TTY"));
+                return Err(Error::with_code(1, "the input device is not a TTY"));
             }
             let o = exec::Options {
                 interactive: a.interactive,
