@@ -172,6 +172,21 @@ dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
         fs::read_to_string(dir.join("out")).unwrap(),
         "from container\n"
     );
+    // A relative source is taken from where dock runs (docker since 23, podman).
+    let mut c = d.cmd(&[
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--rm",
+        "-v",
+        "./bind:/rel",
+        "busybox",
+        "cat",
+        "/rel/out",
+    ]);
+    c.current_dir(dir.parent().unwrap());
+    let out = d.out(c);
+    assert_eq!(out.stdout, "from container\n", "{out}");
     let ro = format!("{}:/mnt:ro", dir.display());
     let out = d.run(&["--rm", "-v", &ro, "busybox", "touch", "/mnt/x"]);
     assert_eq!(out.code(), Some(1), "{out}");

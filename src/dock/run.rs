@@ -93,13 +93,22 @@ pub fn parse_volume(v: &str) -> std::result::Result<VolumeArg, String> {
             dest,
             readonly,
         }),
+        // `./dir`, `../dir`: relative to where dock runs (docker since 23, podman).
+        Some(s) if s.starts_with('.') => match std::path::absolute(s) {
+            Ok(p) => Ok(VolumeArg::Bind {
+                source: p.display().to_string(),
+                dest,
+                readonly,
+            }),
+            Err(e) => bad(&format!("{s:?}: {e}")),
+        },
         Some(s) if volume::valid_name(s) => Ok(VolumeArg::Named {
             name: s.to_string(),
             dest,
             readonly,
         }),
         Some(s) => bad(&format!(
-            "{s:?} is neither an absolute host path nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"
+            "{s:?} is neither a host path (absolute, or starting with .) nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"
         )),
     }
 }
@@ -616,13 +625,22 @@ mod tests {
             parse_volume("/c").unwrap(),
             VolumeArg::Anonymous { dest: "/c".into() }
         );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            parse_volume("./h:/c:ro").unwrap(),
+            VolumeArg::Bind {
+                source: cwd.join("h").display().to_string(),
+                dest: "/c".into(),
+                readonly: true
+            }
+        );
         for bad in [
             "",
             "/h:c",
             "/h:/",
             "/h:/c:xx",
             "a:b:c:d",
-            "./x:/c",
+            "_x:/c",
             "/h:/c/../d",
             "x:/c",
         ] {
