@@ -323,6 +323,12 @@ dock_test!(exit_statuses_are_dockers, [], |d: &Dock| {
         d.run(&["--rm", "--bogus-flag", "busybox"]).code(),
         Some(125)
     );
+    let out = d.run(&["--rm", "BusyBox"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.starts_with("dock: invalid reference format"),
+        "{out}"
+    );
     // -it without a terminal to read from: docker's CLI refuses it with status 1.
     let out = d.run(&["--rm", "-it", "busybox", "true"]);
     assert_eq!(out.code(), Some(1), "{out}");

@@ -523,7 +523,7 @@ fn inspect(
             Some(k) => return Err(Error::new(format!("--type {k:?}: container or image"))),
             None => match container::find(store, n) {
                 Ok(c) => container(c),
-                Err(_) => image::find(store, n)?.map_or_else(
+                Err(_) => image::find(store, n).ok().flatten().map_or_else(
                     || Err(Error::new(format!("No such object: {n}"))),
                     |i| images::image_json(store, &i),
                 ),
