@@ -40,7 +40,7 @@ dock_test!(import_then_run_prints_output, [], |d: &Dock| {
     run.assert_ok();
     assert_eq!(run.stdout, "hello from dock\n", "{run}");
     let img = inspect(d, "busybox:1.0");
-    assert_eq!(img["RootFS"]["diff_ids"].as_array().map(Vec::len), Some(1));
+    assert_eq!(img["RootFS"]["Layers"].as_array().map(Vec::len), Some(1));
     d.assert_clean();
 });
 
@@ -325,7 +325,7 @@ dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
     assert!(run.stdout.starts_with("root:x:0:0"), "{run}");
     // The diff ID is the uncompressed tar's digest, whatever the compression.
     let v: Value = serde_json::from_str(&d.dock(&["inspect", "zbox"]).stdout).unwrap();
-    assert_eq!(v[0]["RootFS"]["diff_ids"][0], sha256(&raw));
+    assert_eq!(v[0]["RootFS"]["Layers"][0], sha256(&raw));
     d.assert_clean();
 });
 
@@ -338,7 +338,7 @@ dock_test!(store_blobs_are_checked_when_read, [], |d: &Dock| {
             .join(digest.trim_start_matches("sha256:"))
     };
     // A layer blob changed on disk: save fails and leaves no archive behind.
-    let layer = blob(img["RootFS"]["diff_ids"][0].as_str().unwrap());
+    let layer = blob(img["RootFS"]["Layers"][0].as_str().unwrap());
     let mut bytes = fs::read(&layer).unwrap();
     let n = bytes.len() - 700;
     bytes[n] ^= 1;

@@ -205,6 +205,7 @@ fn gc(store: &Store, img: &Image) -> Result<()> {
     Ok(())
 }
 
+/// An image's `inspect` document, in docker's shape (RootFS.Layers, not the config's diff_ids).
 pub fn image_json(store: &Store, img: &Image) -> Result<Value> {
     let raw: Value = serde_json::from_slice(&store.read_blob(&img.id)?)
         .map_err(|e| Error::new(e.to_string()))?;
@@ -217,7 +218,7 @@ pub fn image_json(store: &Store, img: &Image) -> Result<Value> {
         "Architecture": raw["architecture"],
         "Os": raw["os"],
         "Size": img.size(),
-        "RootFS": raw["rootfs"],
+        "RootFS": {"Type": raw["rootfs"]["type"], "Layers": raw["rootfs"]["diff_ids"]},
         "Manifest": img.manifest_digest,
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": img.lower_dirs(store)?.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")}},
     }))
