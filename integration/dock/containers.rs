@@ -17,7 +17,7 @@ pub fn ps_status(d: &Dock, name: &str) -> String {
         .unwrap_or_default()
 }
 
-dock_test!(run_applies_dockers_defaults, [], |d: &Dock| {
+dock_test!(run_applies_dockers_defaults, |d: &Dock| {
     d.busybox();
     let out = d.run(&["--name", "defaults", "-e", "GREETING=hi there", "-w", "/work/dir", "busybox", "sh", "-c", "grep -E '^(CapBnd|Seccomp|NoNewPrivs):' /proc/self/status; hostname; cat /etc/hostname; echo \"$GREETING\"; pwd; wc -c < /proc/timer_list; touch / 2>&1 | head -c0; cat /proc/net/dev | grep -c lo"]);
     out.assert_ok();
@@ -44,7 +44,7 @@ dock_test!(run_applies_dockers_defaults, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(containers_share_layers_but_not_writes, [], |d: &Dock| {
+dock_test!(containers_share_layers_but_not_writes, |d: &Dock| {
     d.busybox();
     d.run(&[
         "--name",
@@ -95,7 +95,7 @@ dock_test!(containers_share_layers_but_not_writes, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
+dock_test!(named_volume_outlives_its_container, |d: &Dock| {
     d.busybox();
     d.run(&[
         "--name",
@@ -152,7 +152,7 @@ dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
+dock_test!(bind_mounts_share_host_files, |d: &Dock| {
     d.busybox();
     let dir = d.scratch("bind");
     fs::write(dir.join("in"), "from host\n").unwrap();
@@ -194,7 +194,7 @@ dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(detached_logs_stop_rm, [], |d: &Dock| {
+dock_test!(detached_logs_stop_rm, |d: &Dock| {
     d.busybox();
     let script = "trap 'echo got TERM; exit 0' TERM; echo started; echo oops >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done";
     let out = d.run(&["-d", "--name", "bg", "busybox", "sh", "-c", script]);
@@ -269,7 +269,7 @@ dock_test!(detached_logs_stop_rm, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(rm_flag_removes_everything, [], |d: &Dock| {
+dock_test!(rm_flag_removes_everything, |d: &Dock| {
     d.busybox();
     let out = d.run(&[
         "--rm",
@@ -297,7 +297,7 @@ dock_test!(rm_flag_removes_everything, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(force_rm_kills_a_running_container, [], |d: &Dock| {
+dock_test!(force_rm_kills_a_running_container, |d: &Dock| {
     d.busybox();
     d.run(&["-d", "--name", "victim", "busybox", "sleep", "60"])
         .assert_ok();
@@ -305,7 +305,7 @@ dock_test!(force_rm_kills_a_running_container, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(exit_statuses_are_dockers, [], |d: &Dock| {
+dock_test!(exit_statuses_are_dockers, |d: &Dock| {
     d.busybox();
     assert_eq!(d.run(&["--rm", "busybox", "true"]).code(), Some(0));
     assert_eq!(
@@ -369,7 +369,6 @@ dock_test!(exit_statuses_are_dockers, [], |d: &Dock| {
 
 dock_test!(
     bad_flags_fail_with_one_line_and_leave_nothing,
-    [],
     |d: &Dock| {
         d.busybox();
         let before = d.store_snapshot();
@@ -454,7 +453,7 @@ dock_test!(
     }
 );
 
-dock_test!(create_then_start, [], |d: &Dock| {
+dock_test!(create_then_start, |d: &Dock| {
     d.busybox();
     let out = d.dock(&[
         "create",
@@ -484,7 +483,7 @@ dock_test!(create_then_start, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
+dock_test!(capabilities_privileged_and_read_only, |d: &Dock| {
     d.busybox();
     let caps = |args: &[&str]| -> (String, String) {
         let mut a = vec!["--rm"];
@@ -561,7 +560,7 @@ dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
+dock_test!(entrypoint_user_hostname_env_file, |d: &Dock| {
     d.busybox();
     let env =
         crate::dock::tarballs::write_tmp(d, "env", "# a comment\nFROM_FILE=yes\n\nBOTH=file\n");
@@ -611,7 +610,7 @@ dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
+dock_test!(later_commands_use_the_containers_runtime, |d: &Dock| {
     d.busybox();
     d.run(&["-d", "--name", "rt", "busybox", "sleep", "60"])
         .assert_ok();
@@ -641,7 +640,7 @@ dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(image_stopsignal_and_volumes, [], |d: &Dock| {
+dock_test!(image_stopsignal_and_volumes, |d: &Dock| {
     let tar = crate::dock::tarballs::busybox_tar().display().to_string();
     d.dock(&[
         "import",
@@ -672,13 +671,10 @@ dock_test!(image_stopsignal_and_volumes, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(container_signals_start_unblocked, [], |d: &Dock| {
+dock_test!(container_signals_start_unblocked, |d: &Dock| {
     d.busybox();
     // dock's monitor reads signals from a signalfd: none of that may reach the container.
     for extra in [&[][..], &["-t"][..]] {
-        if !extra.is_empty() && !d.has(crate::dock::Feature::Terminal) {
-            continue;
-        }
         let mut args = vec!["--rm"];
         args.extend_from_slice(extra);
         args.extend([

@@ -1,7 +1,6 @@
 //! `Dock`: one scratch `--root`, one runtime, one cgroup parent; the dock binary driven as a
 //! user would, and checks that nothing is left on the host.
 
-use super::{Feature, BERTH_LACKS};
 use crate::common::{is_root, Out, CMD_TIMEOUT};
 use crate::host::{self, HostDir};
 use std::fs::{self, File};
@@ -18,8 +17,6 @@ pub struct Dock {
     root: HostDir,
     work: HostDir,
     pub runtime: PathBuf,
-    /// The berth run (features in BERTH_LACKS are missing), not the runc one.
-    berth: bool,
     /// `--cgroup-parent` of every container this test runs: `/dock-it-<pid>-<n>`.
     pub cgroup_parent: String,
 }
@@ -30,22 +27,15 @@ pub fn dock_bin() -> PathBuf {
 
 impl Dock {
     /// `None` (after a "skipping" line) when the test cannot run here on that runtime.
-    pub fn for_runtime(which: Which, features: &[Feature]) -> Option<Dock> {
+    pub fn for_runtime(which: Which) -> Option<Dock> {
         if !is_root() {
             println!("skipping: dock tests need root");
             return None;
         }
-        let berth = matches!(which, Which::Berth);
         let runtime = match which {
-            Which::Berth => {
-                if let Some(f) = features.iter().find(|f| BERTH_LACKS.contains(f)) {
-                    println!("skipping on berth: it lacks {f:?} (dock::BERTH_LACKS); the runc run covers it");
-                    return None;
-                }
-                std::env::var_os("DOCK_TEST_RUNTIME")
-                    .filter(|v| !v.is_empty())
-                    .map_or_else(crate::common::berth_bin, PathBuf::from)
-            }
+            Which::Berth => std::env::var_os("DOCK_TEST_RUNTIME")
+                .filter(|v| !v.is_empty())
+                .map_or_else(crate::common::berth_bin, PathBuf::from),
             Which::Runc => {
                 let runc = std::env::var_os("DOCK_TEST_RUNC")
                     .map_or_else(|| PathBuf::from("/usr/sbin/runc"), PathBuf::from);
@@ -64,14 +54,8 @@ impl Dock {
             root: HostDir::new(),
             work: HostDir::new(),
             runtime,
-            berth,
             cgroup_parent,
         })
-    }
-
-    /// Whether the runtime under test has a feature (for a test's optional part).
-    pub fn has(&self, f: Feature) -> bool {
-        !(self.berth && BERTH_LACKS.contains(&f))
     }
 
     pub fn root(&self) -> &Path {

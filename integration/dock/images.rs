@@ -15,7 +15,7 @@ fn inspect(d: &Dock, what: &str) -> Value {
     v[0].clone()
 }
 
-dock_test!(import_then_run_prints_output, [], |d: &Dock| {
+dock_test!(import_then_run_prints_output, |d: &Dock| {
     let tar = crate::dock::tarballs::busybox_tar();
     // gzip-compressed input, as `docker import` takes it.
     let gz = d.scratch("in").join("busybox.tar.gz");
@@ -66,7 +66,7 @@ fn whiteout_archive() -> Vec<u8> {
     docker_save(&[base, extra, l2.finish()], None, "wh:latest", &["sh"])
 }
 
-dock_test!(load_docker_save_honours_whiteouts, [], |d: &Dock| {
+dock_test!(load_docker_save_honours_whiteouts, |d: &Dock| {
     let ar = d.scratch("in").join("wh.tar");
     fs::write(&ar, whiteout_archive()).unwrap();
     let out = d.dock(&["load", "-i", ar.to_str().unwrap()]);
@@ -101,7 +101,7 @@ dock_test!(load_docker_save_honours_whiteouts, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(save_then_load_keeps_digests, [], |d: &Dock| {
+dock_test!(save_then_load_keeps_digests, |d: &Dock| {
     d.busybox();
     let ar = d.scratch("out").join("bb.tar");
     let before = inspect(d, "busybox");
@@ -145,7 +145,7 @@ dock_test!(save_then_load_keeps_digests, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(tag_and_rmi_follow_docker, [], |d: &Dock| {
+dock_test!(tag_and_rmi_follow_docker, |d: &Dock| {
     d.busybox();
     d.dock(&["tag", "busybox", "other/name:v2"]).assert_ok();
     let imgs = d
@@ -206,115 +206,111 @@ fn refused(d: &Dock, cmd: &str, data: &[u8], escape: &std::path::Path, why: &str
     );
 }
 
-dock_test!(
-    hostile_tarballs_are_refused_without_a_trace,
-    [],
-    |d: &Dock| {
-        d.busybox();
-        let outside = d.scratch("outside");
-        let target = outside.join("pwned");
-        let rel = format!("../../../../../../../..{}", target.display());
-        refused(
-            d,
-            "import",
-            &Layer::new().file(&rel, "x").finish(),
-            &target,
-            "a '..' path",
-        );
-        refused(
-            d,
-            "import",
-            &Layer::new().file(target.to_str().unwrap(), "x").finish(),
-            &target,
-            "an absolute path",
-        );
-        let mut l = Layer::new();
-        l.symlink("link", outside.to_str().unwrap())
-            .file("link/pwned", "x");
-        refused(d, "import", &l.finish(), &target, "a symlink leading out");
-        let mut l = Layer::new();
-        l.symlink("up", "../../../../../../../..")
-            .file(&format!("up{}", target.display()), "x");
-        refused(
-            d,
-            "import",
-            &l.finish(),
-            &target,
-            "a relative symlink leading out",
-        );
-        let mut l = Layer::new();
-        l.hardlink("passwd", "../../../../../../etc/passwd");
-        refused(d, "import", &l.finish(), &target, "a hardlink leading out");
-        let mut l = Layer::new();
-        l.symlink("etc", "/etc").hardlink("shadow", "etc/shadow");
-        refused(
-            d,
-            "import",
-            &l.finish(),
-            &target,
-            "a hardlink through a symlink",
-        );
-        let mut gz = gzip(&Layer::new().file("a", "hello").finish());
-        let mid = gz.len() / 2;
-        gz[mid] ^= 0xff;
-        gz.truncate(gz.len() - 4);
-        refused(d, "import", &gz, &target, "a corrupt gzip stream");
-        let good = Layer::new().file("a", "a").finish();
-        let wrong = vec![sha256(b"something else")];
-        refused(
-            d,
-            "load",
-            &docker_save(
-                std::slice::from_ref(&good),
-                Some(wrong),
-                "bad:latest",
-                &["sh"],
-            ),
-            &target,
-            "a diff ID that does not match",
-        );
-        // A docker-save whose layer escapes is refused as a whole too.
-        let evil = Layer::new().file(&rel, "x").finish();
-        refused(
-            d,
-            "load",
-            &docker_save(&[good, evil], None, "bad:latest", &["sh"]),
-            &target,
-            "a hostile second layer",
-        );
-        // An OCI archive (dock save's) with one blob's content changed under its name.
-        let saved = d.scratch("saved").join("bb.tar");
-        d.dock(&["save", "-o", saved.to_str().unwrap(), "busybox"])
-            .assert_ok();
-        let mut tampered = tar::Builder::new(Vec::new());
-        let mut ar = tar::Archive::new(fs::File::open(&saved).unwrap());
-        for e in ar.entries().unwrap() {
-            let mut e = e.unwrap();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            let mut h = e.header().clone();
-            let path = e.path().unwrap().into_owned();
-            if path.starts_with("blobs/sha256") && data.len() > 10_000 {
-                let n = data.len() - 600;
-                data[n] ^= 1;
-            }
-            h.set_size(data.len() as u64);
-            tampered.append_data(&mut h, &path, &data[..]).unwrap();
+dock_test!(hostile_tarballs_are_refused_without_a_trace, |d: &Dock| {
+    d.busybox();
+    let outside = d.scratch("outside");
+    let target = outside.join("pwned");
+    let rel = format!("../../../../../../../..{}", target.display());
+    refused(
+        d,
+        "import",
+        &Layer::new().file(&rel, "x").finish(),
+        &target,
+        "a '..' path",
+    );
+    refused(
+        d,
+        "import",
+        &Layer::new().file(target.to_str().unwrap(), "x").finish(),
+        &target,
+        "an absolute path",
+    );
+    let mut l = Layer::new();
+    l.symlink("link", outside.to_str().unwrap())
+        .file("link/pwned", "x");
+    refused(d, "import", &l.finish(), &target, "a symlink leading out");
+    let mut l = Layer::new();
+    l.symlink("up", "../../../../../../../..")
+        .file(&format!("up{}", target.display()), "x");
+    refused(
+        d,
+        "import",
+        &l.finish(),
+        &target,
+        "a relative symlink leading out",
+    );
+    let mut l = Layer::new();
+    l.hardlink("passwd", "../../../../../../etc/passwd");
+    refused(d, "import", &l.finish(), &target, "a hardlink leading out");
+    let mut l = Layer::new();
+    l.symlink("etc", "/etc").hardlink("shadow", "etc/shadow");
+    refused(
+        d,
+        "import",
+        &l.finish(),
+        &target,
+        "a hardlink through a symlink",
+    );
+    let mut gz = gzip(&Layer::new().file("a", "hello").finish());
+    let mid = gz.len() / 2;
+    gz[mid] ^= 0xff;
+    gz.truncate(gz.len() - 4);
+    refused(d, "import", &gz, &target, "a corrupt gzip stream");
+    let good = Layer::new().file("a", "a").finish();
+    let wrong = vec![sha256(b"something else")];
+    refused(
+        d,
+        "load",
+        &docker_save(
+            std::slice::from_ref(&good),
+            Some(wrong),
+            "bad:latest",
+            &["sh"],
+        ),
+        &target,
+        "a diff ID that does not match",
+    );
+    // A docker-save whose layer escapes is refused as a whole too.
+    let evil = Layer::new().file(&rel, "x").finish();
+    refused(
+        d,
+        "load",
+        &docker_save(&[good, evil], None, "bad:latest", &["sh"]),
+        &target,
+        "a hostile second layer",
+    );
+    // An OCI archive (dock save's) with one blob's content changed under its name.
+    let saved = d.scratch("saved").join("bb.tar");
+    d.dock(&["save", "-o", saved.to_str().unwrap(), "busybox"])
+        .assert_ok();
+    let mut tampered = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(fs::File::open(&saved).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        if path.starts_with("blobs/sha256") && data.len() > 10_000 {
+            let n = data.len() - 600;
+            data[n] ^= 1;
         }
-        refused(
-            d,
-            "load",
-            &tampered.into_inner().unwrap(),
-            &target,
-            "an OCI blob that does not match its digest",
-        );
-        // The store still works.
-        d.run(&["--rm", "busybox", "true"]).assert_ok();
-        d.assert_clean();
+        h.set_size(data.len() as u64);
+        tampered.append_data(&mut h, &path, &data[..]).unwrap();
     }
-);
+    refused(
+        d,
+        "load",
+        &tampered.into_inner().unwrap(),
+        &target,
+        "an OCI blob that does not match its digest",
+    );
+    // The store still works.
+    d.run(&["--rm", "busybox", "true"]).assert_ok();
+    d.assert_clean();
+});
 
-dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
+dock_test!(zstd_layers_import_and_load, |d: &Dock| {
     let raw = fs::read(crate::dock::tarballs::busybox_tar()).unwrap();
     let zst = d.scratch("in").join("busybox.tar.zst");
     fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
@@ -329,7 +325,7 @@ dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(store_blobs_are_checked_when_read, [], |d: &Dock| {
+dock_test!(store_blobs_are_checked_when_read, |d: &Dock| {
     d.busybox();
     let img = inspect(d, "busybox");
     let blob = |digest: &str| {

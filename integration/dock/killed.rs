@@ -39,49 +39,45 @@ fn backdate(p: &Path) {
     rustix::fs::utimensat(rustix::fs::CWD, p, &ts, rustix::fs::AtFlags::empty()).unwrap();
 }
 
-dock_test!(
-    killed_import_leaves_no_image_and_is_swept,
-    [],
-    |d: &Dock| {
-        let tar = fs::read(crate::dock::tarballs::busybox_tar()).unwrap();
-        // The import reads stdin: half the tarball, then it waits for the rest and is killed.
-        let mut c = d.cmd(&["import", "-", "half"]);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = c.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(&tar[..tar.len() / 2]).unwrap();
-        host::wait_until(Duration::from_secs(10), "the import to stage files", || {
-            entries(d, "tmp")
-                .first()
-                .filter(|n| {
-                    fs::read_dir(d.root().join("tmp").join(n.as_str()))
-                        .is_ok_and(|mut r| r.next().is_some())
-                })
-                .cloned()
-        });
-        kill9(&mut child);
-        drop(input);
-        assert_eq!(
-            d.dock(&["images", "-q"]).stdout,
-            "",
-            "no image from a cut import"
-        );
-        assert!(
-            entries(d, "layers").is_empty(),
-            "no layer from a cut import"
-        );
-        let left = entries(d, "tmp");
-        assert_eq!(left.len(), 1, "{left:?}");
-        backdate(&d.root().join("tmp").join(&left[0]));
-        // The next import sweeps the dead one's staging away.
-        d.busybox();
-        assert_eq!(entries(d, "tmp"), Vec::<String>::new());
-        d.run(&["--rm", "busybox", "true"]).assert_ok();
-        d.assert_clean();
-    }
-);
+dock_test!(killed_import_leaves_no_image_and_is_swept, |d: &Dock| {
+    let tar = fs::read(crate::dock::tarballs::busybox_tar()).unwrap();
+    // The import reads stdin: half the tarball, then it waits for the rest and is killed.
+    let mut c = d.cmd(&["import", "-", "half"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(&tar[..tar.len() / 2]).unwrap();
+    host::wait_until(Duration::from_secs(10), "the import to stage files", || {
+        entries(d, "tmp")
+            .first()
+            .filter(|n| {
+                fs::read_dir(d.root().join("tmp").join(n.as_str()))
+                    .is_ok_and(|mut r| r.next().is_some())
+            })
+            .cloned()
+    });
+    kill9(&mut child);
+    drop(input);
+    assert_eq!(
+        d.dock(&["images", "-q"]).stdout,
+        "",
+        "no image from a cut import"
+    );
+    assert!(
+        entries(d, "layers").is_empty(),
+        "no layer from a cut import"
+    );
+    let left = entries(d, "tmp");
+    assert_eq!(left.len(), 1, "{left:?}");
+    backdate(&d.root().join("tmp").join(&left[0]));
+    // The next import sweeps the dead one's staging away.
+    d.busybox();
+    assert_eq!(entries(d, "tmp"), Vec::<String>::new());
+    d.run(&["--rm", "busybox", "true"]).assert_ok();
+    d.assert_clean();
+});
 
 /// The pid of the `dock _monitor ID` process of a detached container.
 fn monitor_pid(id: &str) -> u32 {
@@ -104,7 +100,6 @@ fn status(d: &Dock, name: &str) -> String {
 
 dock_test!(
     killed_monitor_is_finished_by_the_next_command,
-    [],
     |d: &Dock| {
         d.busybox();
         let out = d.run(&[
@@ -159,7 +154,7 @@ dock_test!(
     }
 );
 
-dock_test!(killed_runs_leave_no_half_made_container, [], |d: &Dock| {
+dock_test!(killed_runs_leave_no_half_made_container, |d: &Dock| {
     d.busybox();
     // A foreground `run --rm`, killed while its container runs: once the container has
     // exited, the next command removes it as its run would have.
