@@ -16,6 +16,7 @@ pub mod container;
 pub mod digest;
 pub mod error;
 pub mod exec;
+pub mod flags;
 pub mod image;
 pub mod images;
 pub mod layer;
