@@ -10,6 +10,7 @@ mod features;
 mod harness;
 mod images;
 mod killed;
+mod statuses;
 mod tarballs;
 
 /// `dock_test!(name, |d| body)`: the test on berth and on runc.

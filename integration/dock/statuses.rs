@@ -1,0 +1,156 @@
+//! Exit statuses and bad input: docker's codes (125 for dock's own failures, 126, 127, the
+//! container's own, 128+N), one clear line, and nothing left in the store.
+
+use super::containers::ps_status;
+use super::dock_test;
+use super::harness::Dock;
+use crate::host;
+use std::time::Duration;
+
+dock_test!(exit_statuses_are_dockers, |d: &Dock| {
+    d.busybox();
+    assert_eq!(d.run(&["--rm", "busybox", "true"]).code(), Some(0));
+    assert_eq!(
+        d.run(&["--rm", "busybox", "sh", "-c", "exit 3"]).code(),
+        Some(3)
+    );
+    let out = d.run(&["--rm", "nosuchimage"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr
+            .contains("Unable to find image 'nosuchimage:latest' locally"),
+        "{out}"
+    );
+    assert_eq!(
+        d.run(&["--rm", "--bogus-flag", "busybox"]).code(),
+        Some(125)
+    );
+    let out = d.run(&["--rm", "BusyBox"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.starts_with("dock: invalid reference format"),
+        "{out}"
+    );
+    // -it without a terminal to read from: docker's CLI refuses it with status 1.
+    let out = d.run(&["--rm", "-it", "busybox", "true"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert_eq!(out.stderr, "dock: the input device is not a TTY\n");
+    let out = d.run(&["--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(out.code(), Some(126), "{out}");
+    let out = d.run(&["--rm", "busybox", "/etc"]);
+    assert_eq!(out.code(), Some(126), "{out}");
+    let out = d.run(&["--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(out.code(), Some(127), "{out}");
+    assert_eq!(
+        out.stderr,
+        "dock: exec: \"nosuchcommand\": executable file not found in $PATH\n"
+    );
+    // Killed by SIGKILL while the foreground run waits: 128 + 9.
+    let mut c = d.cmd(&[
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--rm",
+        "--name",
+        "kk",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    host::wait_until(Duration::from_secs(10), "the container to run", || {
+        ps_status(d, "kk").starts_with("Up").then_some(())
+    });
+    d.dock(&["kill", "kk"]).assert_ok();
+    let status = host::wait_child(&mut child, Duration::from_secs(20), "dock run");
+    assert_eq!(status.code(), Some(137));
+    d.assert_clean();
+});
+
+dock_test!(
+    bad_flags_fail_with_one_line_and_leave_nothing,
+    |d: &Dock| {
+        d.busybox();
+        let before = d.store_snapshot();
+        let vol_dir = d.root().join("volumes");
+        for (args, needle) in [
+            (
+                vec!["-v", "relative:dir", "busybox", "true"],
+                "invalid volume specification",
+            ),
+            (
+                vec!["-v", "/h:/c:bogus", "busybox", "true"],
+                "invalid volume specification",
+            ),
+            (
+                vec!["-v", "a:/c", "busybox", "true"],
+                "invalid volume specification",
+            ),
+            (
+                vec!["-e", "=x", "busybox", "true"],
+                "invalid environment variable",
+            ),
+            (vec!["-u", "a:b:c", "busybox", "true"], "invalid user"),
+            (
+                vec!["-u", "nosuchuser", "busybox", "true"],
+                "unable to find user nosuchuser",
+            ),
+            (
+                vec!["-u", "root:nosuchgroup", "busybox", "true"],
+                "unable to find group",
+            ),
+            (vec!["--memory", "lots", "busybox", "true"], "--memory"),
+            (vec!["--cpus", "0", "busybox", "true"], "--cpus"),
+            (
+                vec!["--cap-add", "FLYING", "busybox", "true"],
+                "unknown capability",
+            ),
+            (
+                vec!["--network", "nowhere", "busybox", "true"],
+                "network nowhere not found",
+            ),
+            (
+                vec!["-w", "relative", "busybox", "true"],
+                "working directory",
+            ),
+            (
+                vec!["--name", "bad/name", "busybox", "true"],
+                "Invalid container name",
+            ),
+            (
+                vec!["-v", "newvol:/data", "busybox", "nosuchcommand"],
+                "executable file not found",
+            ),
+        ] {
+            let out = d.run(&args);
+            assert!(
+                matches!(out.code(), Some(125) | Some(127)),
+                "{args:?}:\n{out}"
+            );
+            assert_eq!(out.stderr.lines().count(), 1, "{args:?}: one line:\n{out}");
+            assert!(
+                out.stderr.contains(needle),
+                "{args:?}: wanted {needle:?}:\n{out}"
+            );
+            assert!(d.containers().is_empty(), "{args:?} left a container");
+            assert_eq!(
+                d.store_snapshot()
+                    .into_iter()
+                    .filter(|p| !p.starts_with("volumes/newvol"))
+                    .collect::<Vec<_>>(),
+                before,
+                "{args:?} changed the store"
+            );
+        }
+        let _ = vol_dir;
+        d.run(&["--name", "taken", "busybox", "true"]).assert_ok();
+        let out = d.run(&["--name", "taken", "busybox", "true"]);
+        assert_eq!(out.code(), Some(125));
+        assert!(out.stderr.contains("is already in use"), "{out}");
+        d.dock(&["rm", "taken"]).assert_ok();
+        let _ = d.dock(&["volume", "rm", "newvol"]);
+        d.assert_clean();
+    }
+);
