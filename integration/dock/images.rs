@@ -322,6 +322,18 @@ dock_test!(zstd_layers_import_and_load, |d: &Dock| {
     // The diff ID is the uncompressed tar's digest, whatever the compression.
     let v: Value = serde_json::from_str(&d.dock(&["inspect", "zbox"]).stdout).unwrap();
     assert_eq!(v[0]["RootFS"]["Layers"][0], sha256(&raw));
+    // load: a docker-save archive whose layer is zstd, its diff ID the plain tar's.
+    let zlayer = zstd::encode_all(&raw[..], 3).unwrap();
+    let ar = d.scratch("in").join("zload.tar");
+    fs::write(
+        &ar,
+        docker_save(&[zlayer], Some(vec![sha256(&raw)]), "zload:latest", &["sh"]),
+    )
+    .unwrap();
+    d.dock(&["load", "-i", ar.to_str().unwrap()]).assert_ok();
+    let run = d.run(&["--rm", "zload", "cat", "/etc/passwd"]);
+    assert!(run.stdout.starts_with("root:x:0:0"), "{run}");
+    assert_eq!(inspect(d, "zload")["RootFS"]["Layers"][0], sha256(&raw));
     d.assert_clean();
 });
 
