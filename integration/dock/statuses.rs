@@ -154,3 +154,54 @@ dock_test!(
         d.assert_clean();
     }
 );
+
+dock_test!(concurrent_runs_with_one_name_one_wins, |d: &Dock| {
+    d.busybox();
+    for round in 0..3 {
+        let name = format!("same{round}");
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                let mut c = d.cmd(&[
+                    "run",
+                    "--cgroup-parent",
+                    &d.cgroup_parent,
+                    "-d",
+                    "--name",
+                    &name,
+                    "busybox",
+                    "sleep",
+                    "30",
+                ]);
+                c.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped());
+                c.spawn().unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let won = outs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(won, 1, "round {round}: exactly one run takes the name");
+        for o in outs.iter().filter(|o| !o.status.success()) {
+            assert_eq!(o.status.code(), Some(125));
+            assert!(String::from_utf8_lossy(&o.stderr).contains("is already in use"));
+        }
+        assert!(
+            ps_status(d, &name).starts_with("Up"),
+            "{}",
+            ps_status(d, &name)
+        );
+    }
+    assert_eq!(d.containers().len(), 3);
+    assert_eq!(
+        std::fs::read_dir(d.root().join("containers"))
+            .unwrap()
+            .count(),
+        3
+    );
+    for round in 0..3 {
+        d.dock(&["rm", "-f", &format!("same{round}")]).assert_ok();
+    }
+    d.assert_clean();
+});
