@@ -161,10 +161,13 @@ impl Dock {
                 })
                 .unwrap_or_default()
         };
+        let mut containers = dirs("containers");
+        containers.retain(|n| n != ".names");
+        assert_eq!(containers, Vec::<String>::new(), "container dirs left");
         assert_eq!(
-            dirs("containers"),
+            dirs("containers/.names"),
             Vec::<String>::new(),
-            "container dirs left"
+            "container names left taken"
         );
         assert_eq!(dirs("runtime"), Vec::<String>::new(), "runtime state left");
         assert_eq!(dirs("sock"), Vec::<String>::new(), "console sockets left");

@@ -194,12 +194,8 @@ dock_test!(concurrent_runs_with_one_name_one_wins, |d: &Dock| {
         );
     }
     assert_eq!(d.containers().len(), 3);
-    assert_eq!(
-        std::fs::read_dir(d.root().join("containers"))
-            .unwrap()
-            .count(),
-        3
-    );
+    let names = std::fs::read_dir(d.root().join("containers/.names")).unwrap();
+    assert_eq!(names.count(), 3, "one name each");
     for round in 0..3 {
         d.dock(&["rm", "-f", &format!("same{round}")]).assert_ok();
     }

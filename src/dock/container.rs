@@ -5,7 +5,7 @@ use crate::dock::error::IoContext;
 use crate::dock::runtime::Runtime;
 use crate::dock::spec::Settings;
 use crate::dock::store::{self, Store};
-use crate::dock::{rootfs, Error, Result};
+use crate::dock::{names, rootfs, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -232,33 +232,56 @@ pub fn reconcile(store: &Store, rt: &Runtime, rec: Record) -> Result<Option<Reco
 /// The exit status recorded when nobody saw the container exit (docker records 255 too).
 pub const EXIT_UNKNOWN: i32 = 255;
 
+/// The IDs of every container directory.
+fn ids(store: &Store) -> Result<Vec<String>> {
+    let dir = store.containers();
+    Ok(fs::read_dir(&dir)
+        .ctx("reading", &dir)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_id(n))
+        .collect())
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Every container record (unreadable ones are skipped).
 pub fn list(store: &Store) -> Result<Vec<Record>> {
-    let dir = store.containers();
-    let mut out = Vec::new();
-    for e in fs::read_dir(&dir).ctx("reading", &dir)?.flatten() {
-        if let Ok(r) = Record::load(store, &e.file_name().to_string_lossy()) {
-            out.push(r);
-        }
-    }
+    let mut out: Vec<Record> = ids(store)?
+        .iter()
+        .filter_map(|id| Record::load(store, id).ok())
+        .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created));
     Ok(out)
 }
 
-/// A container by full ID, name, or unique ID prefix.
+/// A container by full ID, name, or unique ID prefix (docker's order), reading only the
+/// record found.
 pub fn find(store: &Store, what: &str) -> Result<Record> {
     let what = what.trim_start_matches('/');
-    let all = list(store)?;
-    if let Some(r) = all.iter().find(|r| r.id == what || r.name == what) {
-        return Ok(r.clone());
+    if is_id(what) {
+        if let Ok(r) = Record::load(store, what) {
+            return Ok(r);
+        }
     }
-    let hits: Vec<&Record> = all
-        .iter()
-        .filter(|r| !what.is_empty() && r.id.starts_with(what))
+    if names::indexed(store) {
+        if let Some(r) = names::find(store, what) {
+            return Ok(r);
+        }
+    } else if let Some(r) = list(store)?.into_iter().find(|r| r.name == what) {
+        return Ok(r);
+    }
+    let hits: Vec<String> = ids(store)?
+        .into_iter()
+        .filter(|id| !what.is_empty() && id.starts_with(what))
         .collect();
-    match hits.len() {
-        1 => Ok(hits[0].clone()),
-        0 => Err(Error::new(format!("No such container: {what}"))),
+    match hits.as_slice() {
+        [id] => Record::load(store, id),
+        [] => Err(Error::new(format!("No such container: {what}"))),
         _ => Err(Error::new(format!(
             "Multiple IDs found with provided prefix: {what}"
         ))),
@@ -271,69 +294,6 @@ pub fn valid_name(name: &str) -> bool {
     name.len() >= 2
         && c.next().is_some_and(|f| f.is_ascii_alphanumeric())
         && c.all(|x| x.is_ascii_alphanumeric() || "_.-".contains(x))
-}
-
-/// A fresh docker-like name: adjective_scientist.
-pub fn generate_name(taken: &[String]) -> String {
-    const ADJ: &[&str] = &[
-        "admiring",
-        "brave",
-        "calm",
-        "dazzling",
-        "eager",
-        "festive",
-        "gallant",
-        "happy",
-        "jolly",
-        "keen",
-        "lucid",
-        "modest",
-        "nifty",
-        "optimistic",
-        "quirky",
-        "relaxed",
-        "serene",
-        "tender",
-        "upbeat",
-        "vibrant",
-        "wizardly",
-        "youthful",
-        "zealous",
-    ];
-    const NAMES: &[&str] = &[
-        "archimedes",
-        "babbage",
-        "curie",
-        "darwin",
-        "euler",
-        "fermat",
-        "galileo",
-        "hopper",
-        "hypatia",
-        "kepler",
-        "lovelace",
-        "meitner",
-        "newton",
-        "noether",
-        "pascal",
-        "ritchie",
-        "shannon",
-        "tesla",
-        "turing",
-        "wozniak",
-    ];
-    loop {
-        let r = store::random_hex(4);
-        let n = u32::from_str_radix(&r, 16).unwrap_or(0) as usize;
-        let name = format!(
-            "{}_{}",
-            ADJ[n % ADJ.len()],
-            NAMES[(n / ADJ.len()) % NAMES.len()]
-        );
-        if !taken.contains(&name) {
-            return name;
-        }
-    }
 }
 
 /// Removes the cgroup parent dock made (e.g. /dock) once no container is left in it, in
@@ -422,7 +382,12 @@ pub fn remove_files(store: &Store, rec: &Record, volumes: bool) -> Result<()> {
             d.rootfs().display()
         )));
     }
-    fs::remove_dir_all(&d.dir).ctx("removing", &d.dir)?;
+    // Out of containers/ at once (a removal cut short is swept from ROOT/tmp), then the name
+    // is free again.
+    let gone = store.trash_path();
+    fs::rename(&d.dir, &gone).ctx("removing", &d.dir)?;
+    names::give_up(store, &rec.name, &rec.id)?;
+    fs::remove_dir_all(&gone).ctx("removing", &gone)?;
     if volumes {
         for v in &rec.anon_volumes {
             let _ = crate::dock::volume::remove(store, v, true);

@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod logs;
 pub mod monitor;
+pub mod names;
 pub mod reference;
 pub mod rootfs;
 pub mod run;

@@ -9,7 +9,7 @@ use crate::dock::image::{self, Image};
 use crate::dock::rootfs::{self, Exec};
 use crate::dock::spec::{self, Bind, Settings};
 use crate::dock::store::{self, Store};
-use crate::dock::{volume, Error, Result};
+use crate::dock::{names, volume, Error, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -162,18 +162,16 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         return Err(flag_err("No command specified".into()));
     }
 
-    // Now the container: name and ID under the store lock.
+    // Now the container: its name is taken and its record saved under the store lock.
     let lock = store.lock()?;
-    let all = container::list(store)?;
-    if let Some(n) = &o.name {
-        if let Some(c) = all.iter().find(|c| &c.name == n) {
-            return Err(flag_err(format!("Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", c.id)));
-        }
-    }
     let id = store::random_hex(32);
-    let name = o.name.clone().unwrap_or_else(|| {
-        container::generate_name(&all.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
-    });
+    let name = match &o.name {
+        Some(n) => match names::take(store, n, &id)? {
+            Ok(()) => n.clone(),
+            Err(holder) => return Err(flag_err(format!("Conflict. The container name \"/{n}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."))),
+        },
+        None => names::generate(store, &id)?,
+    };
     let dirs = Dirs::new(store, &id);
     for d in [dirs.upper(), dirs.work(), dirs.rootfs()] {
         container::ensure_dir(&d)?;
@@ -198,7 +196,8 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         },
     };
     rec.state.claim();
-    // Saved at once so the name is taken; removed again if anything below fails.
+    // Saved with the name, under the lock: a name file is stale only if its record is gone.
+    // Everything is removed again if anything below fails.
     rec.save(store)?;
     drop(lock);
     match populate(
@@ -219,10 +218,7 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         Ok(()) => Ok(rec),
         Err(e) => {
             let _ = rootfs::unmount(&dirs.rootfs());
-            let _ = fs::remove_dir_all(&dirs.dir);
-            for v in &rec.anon_volumes {
-                let _ = volume::remove(store, v, true);
-            }
+            let _ = container::remove_files(store, &rec, true);
             Err(e)
         }
     }

@@ -7,6 +7,7 @@
 //! ROOT/layers/<diffid hex>  a layer unpacked once, shared by every image and container
 //! ROOT/tmp/                 staging: everything is made here and renamed into place
 //! ROOT/containers/<id>/     container record, bundle, upper/work dirs, log
+//! ROOT/containers/.names/   one file per container name, holding its ID (names.rs)
 //! ROOT/volumes/<name>/      named volumes (_data and their record)
 //! ROOT/runtime/             the OCI runtime's own --root
 //! ```
@@ -30,8 +31,19 @@ pub struct Store {
     pub root: PathBuf,
 }
 
-/// An exclusive lock on the store; released when dropped.
-pub struct Lock(#[allow(dead_code)] File);
+/// An exclusive lock on the store; released when dropped. Taking it again in the same
+/// process (a removal inside a clean-up that holds it) nests instead of deadlocking.
+pub struct Lock(Option<File>);
+
+/// How deep this process holds the store lock (dock takes it from one thread only).
+static LOCK_DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        LOCK_DEPTH.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        drop(self.0.take());
+    }
+}
 
 /// A staging directory under ROOT/tmp, removed when dropped unless its content was moved.
 /// It is flocked while in use: one whose lock is free was left by a dock that was killed,
@@ -68,7 +80,7 @@ impl Store {
                 s.blobs(),
                 s.root.join("layers"),
                 s.root.join("tmp"),
-                s.root.join("containers"),
+                s.root.join("containers/.names"),
                 s.root.join("volumes"),
                 s.root.join("runtime"),
             ] {
@@ -103,6 +115,10 @@ impl Store {
 
     /// Takes the store lock (blocking).
     pub fn lock(&self) -> Result<Lock> {
+        if LOCK_DEPTH.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            LOCK_DEPTH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Ok(Lock(None));
+        }
         let path = self.root.join("lock");
         let f = File::options()
             .create(true)
@@ -110,7 +126,8 @@ impl Store {
             .open(&path)
             .ctx("opening", &path)?;
         rustix::fs::flock(&f, FlockOperation::LockExclusive).ctx("locking", &path)?;
-        Ok(Lock(f))
+        LOCK_DEPTH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Lock(Some(f)))
     }
 
     pub fn staging(&self, what: &str) -> Result<Staging> {
