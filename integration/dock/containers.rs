@@ -187,6 +187,31 @@ dock_test!(bind_mounts_share_host_files, |d: &Dock| {
     c.current_dir(dir.parent().unwrap());
     let out = d.out(c);
     assert_eq!(out.stdout, "from container\n", "{out}");
+    // --mount, as the seeds use it: a bind (its source must exist) and a named volume.
+    let m = format!("type=bind,source={},target=/m,readonly", dir.display());
+    let out = d.run(&[
+        "--rm",
+        "--mount",
+        &m,
+        "--mount",
+        "source=mvol,target=/v",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /m/in; touch /m/x 2>/dev/null || echo ro; echo kept > /v/f",
+    ]);
+    assert_eq!(out.stdout, "from host\nro\n", "{out}");
+    let missing = format!("type=bind,src={}/nope,dst=/m", dir.display());
+    let out = d.run(&["--rm", "--mount", &missing, "busybox", "true"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.contains("bind source path does not exist"),
+        "{out}"
+    );
+    assert!(!dir.join("nope").exists());
+    let out = d.run(&["--rm", "-v", "mvol:/v", "busybox", "cat", "/v/f"]);
+    assert_eq!(out.stdout, "kept\n", "{out}");
+    d.dock(&["volume", "rm", "mvol"]).assert_ok();
     let ro = format!("{}:/mnt:ro", dir.display());
     let out = d.run(&["--rm", "-v", &ro, "busybox", "touch", "/mnt/x"]);
     assert_eq!(out.code(), Some(1), "{out}");

@@ -216,6 +216,9 @@ struct RunArgs {
     /// HOST:CTR[:ro], NAME:CTR[:ro] or CTR (an anonymous volume)
     #[arg(short, long = "volume")]
     volume: Vec<String>,
+    /// type=bind|volume,source=S,target=T[,readonly]
+    #[arg(long)]
+    mount: Vec<String>,
     #[arg(long = "read-only")]
     read_only: bool,
     #[arg(short, long)]
@@ -270,6 +273,7 @@ impl RunArgs {
             entrypoint: self.entrypoint,
             hostname: self.hostname,
             volumes: self.volume,
+            mounts: self.mount,
             read_only: self.read_only,
             memory: self.memory,
             cpus: self.cpus,

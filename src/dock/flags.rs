@@ -76,6 +76,47 @@ pub fn parse_volume(v: &str) -> std::result::Result<VolumeArg, String> {
     }
 }
 
+/// `--mount type=bind|volume,source=S,target=T[,readonly]` (docker's keys and aliases). A bind
+/// source must exist (unlike `-v`'s): the caller checks, as this parses only.
+pub fn parse_mount(m: &str) -> std::result::Result<VolumeArg, String> {
+    let bad = |why: String| {
+        Err(format!(
+            "invalid argument \"{m}\" for \"--mount\" flag: {why}"
+        ))
+    };
+    let (mut kind, mut source, mut target, mut readonly) = ("volume", None, None, false);
+    for field in m.split(',') {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        match (k.as_str(), v) {
+            ("type", Some(t)) => kind = t,
+            ("source" | "src", Some(v)) => source = Some(v),
+            ("target" | "destination" | "dst", Some(v)) => target = Some(v),
+            ("readonly" | "ro", None | Some("true" | "1")) => readonly = true,
+            ("readonly" | "ro", Some("false" | "0")) => readonly = false,
+            ("readonly" | "ro", Some(v)) => return bad(format!("invalid value for {k}: {v}")),
+            _ => return bad(format!("unexpected key '{k}' in '{field}'")),
+        }
+    }
+    let Some(dest) = target else {
+        return bad("target is required".into());
+    };
+    let mode = if readonly { ":ro" } else { "" };
+    match (kind, source) {
+        ("bind", None) => bad("a bind mount needs a source".into()),
+        ("bind", Some(s)) if !s.starts_with('/') && !s.starts_with('.') => {
+            bad(format!("a bind source must be a host path, not {s:?}"))
+        }
+        ("bind" | "volume", Some(s)) => parse_volume(&format!("{s}:{dest}{mode}")),
+        ("volume", None) => parse_volume(dest),
+        (t, _) => bad(format!(
+            "mount type {t:?} is not supported (bind or volume)"
+        )),
+    }
+}
+
 /// `-e K=V` (or `-e K`, taken from dock's own environment when set there).
 pub fn parse_env(e: &str) -> std::result::Result<Option<String>, String> {
     let key = e.split('=').next().unwrap_or("");
@@ -213,6 +254,43 @@ mod tests {
             "x:/c",
         ] {
             assert!(parse_volume(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn mounts_parse_like_docker() {
+        assert_eq!(
+            parse_mount("type=bind,source=/h,target=/c,readonly").unwrap(),
+            VolumeArg::Bind {
+                source: "/h".into(),
+                dest: "/c".into(),
+                readonly: true
+            }
+        );
+        assert_eq!(
+            parse_mount("source=my-vol,target=/usr/share/nginx/html").unwrap(),
+            VolumeArg::Named {
+                name: "my-vol".into(),
+                dest: "/usr/share/nginx/html".into(),
+                readonly: false
+            }
+        );
+        assert_eq!(
+            parse_mount("type=volume,dst=/data,ro=false").unwrap(),
+            VolumeArg::Anonymous {
+                dest: "/data".into()
+            }
+        );
+        for bad in [
+            "source=/h",
+            "type=bind,target=/c",
+            "type=bind,src=vol,dst=/c",
+            "type=tmpfs,dst=/t",
+            "type=bind,src=/h,dst=/c,bogus=1",
+            "src=v,dst=relative",
+            "src=v,dst=/c,ro=maybe",
+        ] {
+            assert!(parse_mount(bad).is_err(), "{bad:?} accepted");
         }
     }
 

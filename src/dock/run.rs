@@ -24,6 +24,8 @@ pub struct Options {
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
     pub volumes: Vec<String>,
+    /// `--mount` values.
+    pub mounts: Vec<String>,
     pub read_only: bool,
     pub memory: Option<String>,
     pub cpus: Option<String>,
@@ -53,6 +55,18 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
     let mut vols = Vec::new();
     for v in &o.volumes {
         vols.push(flags::parse_volume(v).map_err(flag_err)?);
+    }
+    for m in &o.mounts {
+        let v = flags::parse_mount(m).map_err(flag_err)?;
+        // Unlike -v, --mount makes no missing host directory (as docker).
+        if let VolumeArg::Bind { source, .. } = &v {
+            if !Path::new(source).exists() {
+                return Err(flag_err(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                )));
+            }
+        }
+        vols.push(v);
     }
     let mut env_extra = Vec::new();
     for f in &o.env_file {
