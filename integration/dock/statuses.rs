@@ -201,3 +201,53 @@ dock_test!(concurrent_runs_with_one_name_one_wins, |d: &Dock| {
     }
     d.assert_clean();
 });
+
+dock_test!(a_runtime_refusing_delete_keeps_the_container, |d: &Dock| {
+    d.busybox();
+    // A runtime that refuses `delete` while a flag file exists.
+    let dir = d.scratch("refusing");
+    let flag = dir.join("refuse");
+    let wrapper = dir.join("runtime");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = delete ] && [ -e {f} ] && {{ echo 'delete refused by test' >&2; exit 1; }}; done\nexec {rt} \"$@\"\n",
+            f = flag.display(),
+            rt = d.runtime.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
+    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
+    c.args([
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--name",
+        "stuck",
+        "busybox",
+        "true",
+    ]);
+    c.stdin(std::process::Stdio::null());
+    d.out(c).assert_ok();
+    let v: serde_json::Value = serde_json::from_str(&d.dock(&["inspect", "stuck"]).stdout).unwrap();
+    assert_eq!(
+        v[0]["State"]["Error"], "runtime delete: delete refused by test",
+        "{v}"
+    );
+    // rm says why and keeps it (the runtime still holds its state)...
+    let out = d.dock(&["rm", "stuck"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert_eq!(out.stderr, "dock: runtime delete: delete refused by test\n");
+    assert!(ps_status(d, "stuck").starts_with("Exited (0)"));
+    // ...until the runtime lets go.
+    std::fs::remove_file(&flag).unwrap();
+    d.dock(&["rm", "stuck"]).assert_ok();
+    d.assert_clean();
+});

@@ -206,11 +206,11 @@ pub fn reconcile(store: &Store, rt: &Runtime, rec: Record) -> Result<Option<Reco
         return Ok(Some(rec));
     }
     if rec.state.status == "creating" || rec.auto_remove {
-        teardown_and(store, rt, &rec, || drop(remove_files(store, &rec, true)));
+        let _ = teardown_and(store, rt, &rec, || drop(remove_files(store, &rec, true)));
         drop(lock);
         return Ok(None);
     }
-    teardown(store, rt, &rec);
+    let _ = teardown(store, rt, &rec);
     if rec.state.status == "running" {
         rec.state.status = "exited".into();
         rec.state.exit_code = EXIT_UNKNOWN;
@@ -323,14 +323,20 @@ pub fn remove_cgroup_parent(cgroups_path: &str) {
 }
 
 /// Tears a stopped container's run down: the runtime's state, the rootfs mount, the cgroup
-/// parent if empty. The container's own files stay (until `rm`).
-pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) {
-    teardown_and(store, rt, rec, || {});
+/// parent if empty. The container's own files stay (until `rm`). An error is the runtime's
+/// refusal to delete (a missing container is no error to `delete --force`).
+pub fn teardown(store: &Store, rt: &Runtime, rec: &Record) -> Result<()> {
+    teardown_and(store, rt, rec, || {})
 }
 
 /// `teardown`, doing `meanwhile` (removing the container's files, for --rm) while the
 /// runtime deletes its state: the runtime call is most of a teardown's time.
-pub fn teardown_and(store: &Store, rt: &Runtime, rec: &Record, meanwhile: impl FnOnce()) {
+pub fn teardown_and(
+    store: &Store,
+    rt: &Runtime,
+    rec: &Record,
+    meanwhile: impl FnOnce(),
+) -> Result<()> {
     let rt = &rec.runtime(rt);
     // No state check first: one runtime call either way ("does not exist" is fine).
     let delete = rt
@@ -338,14 +344,21 @@ pub fn teardown_and(store: &Store, rt: &Runtime, rec: &Record, meanwhile: impl F
         .args(["delete", "--force", &rec.id])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn();
     let _ = rootfs::unmount(&rec.dirs(store).rootfs());
     meanwhile();
-    if let Ok(mut child) = delete {
-        let _ = child.wait();
-    }
+    let deleted = match delete.and_then(|c| c.wait_with_output()) {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(Error::new(format!(
+            "{} delete: {}",
+            rt.name(),
+            crate::dock::runtime::last_error(&String::from_utf8_lossy(&out.stderr))
+        ))),
+        Err(e) => Err(Error::new(format!("running {}: {e}", rt.bin.display()))),
+    };
     remove_cgroup_parent(&rec.settings.cgroups_path);
+    deleted
 }
 
 /// Waits until the container's monitor has recorded its exit (or `timeout` passes).
@@ -368,7 +381,8 @@ pub fn wait_exit(store: &Store, id: &str, timeout: Duration) -> Option<Record> {
 /// Removes a container that is not running: its directories, and its anonymous volumes
 /// when asked (`rm -v`, `--rm`).
 pub fn remove(store: &Store, rt: &Runtime, rec: &Record, volumes: bool) -> Result<()> {
-    teardown(store, rt, rec);
+    // A runtime that refuses to delete keeps the container: its state is not lost from view.
+    teardown(store, rt, rec)?;
     remove_files(store, rec, volumes)
 }
 

@@ -181,7 +181,7 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
     };
     if done.state.status == "running" && !done.state.owner_alive() {
         // Its monitor is gone (killed, or a crashed dock): finish its run ourselves.
-        container::teardown(store, rt, &done);
+        let _ = container::teardown(store, rt, &done);
         done.state.status = "exited".into();
         done.state.exit_code = 137;
         done.state.finished_at = table::rfc3339_now();

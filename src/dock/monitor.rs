@@ -196,13 +196,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// The run failed before the container ran: undo it, keep the error on the record.
 fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
-    if rec.auto_remove {
-        container::teardown_and(store, rt, rec, || {
-            drop(container::remove_files(store, rec, true))
-        });
+    if remove_if_auto(store, rt, rec) {
         return;
     }
-    container::teardown(store, rt, rec);
+    let _ = container::teardown(store, rt, rec);
     rec.state.status = if rec.state.started_at.is_empty() {
         "created".into()
     } else {
@@ -215,13 +212,10 @@ fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
 
 /// The container exited with `code`: tear the run down, record it, honour --rm.
 fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
-    if rec.auto_remove {
-        container::teardown_and(store, rt, rec, || {
-            drop(container::remove_files(store, rec, true))
-        });
+    if remove_if_auto(store, rt, rec) {
         return;
     }
-    container::teardown(store, rt, rec);
+    let torn = container::teardown(store, rt, rec);
     // Re-read: `stop`/`kill` may have written meanwhile; our facts win.
     if let Ok(r) = Record::load(store, &rec.id) {
         *rec = r;
@@ -230,7 +224,19 @@ fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
     rec.state.exit_code = code;
     rec.state.finished_at = table::rfc3339_now();
     rec.state.pid = 0;
+    // A runtime that would not delete the container is the user's to know (inspect, rm).
+    rec.state.error = torn.err().map(|e| e.msg).unwrap_or_default();
     let _ = rec.save(store);
+}
+
+/// A --rm container goes with its run: its files are removed while the runtime deletes it.
+fn remove_if_auto(store: &Store, rt: &Runtime, rec: &Record) -> bool {
+    if rec.auto_remove {
+        let _ = container::teardown_and(store, rt, rec, || {
+            drop(container::remove_files(store, rec, true))
+        });
+    }
+    rec.auto_remove
 }
 
 /// Pumps output into the log (and our stdout/stderr in the foreground), forwards signals and

@@ -92,7 +92,8 @@ impl Runtime {
         )))
     }
 
-    fn name(&self) -> String {
+    /// The runtime's file name, for messages ("berth delete: ...").
+    pub fn name(&self) -> String {
         self.bin
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
