@@ -145,6 +145,76 @@ dock_test!(save_then_load_keeps_digests, |d: &Dock| {
     d.assert_clean();
 });
 
+dock_test!(
+    save_names_what_was_asked_and_load_takes_many_names,
+    |d: &Dock| {
+        d.busybox();
+        let mut names = vec!["busybox:latest".to_string()];
+        for i in 0..70 {
+            let n = format!("many:t{i}");
+            d.dock(&["tag", "busybox", &n]).assert_ok();
+            names.push(n);
+        }
+        let entries = |ar: &std::path::Path, file: &str| -> Value {
+            let mut a = tar::Archive::new(fs::File::open(ar).unwrap());
+            let mut e = a
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap())
+                .find(|e| e.path().unwrap().to_str() == Some(file))
+                .unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            serde_json::from_str(&text).unwrap()
+        };
+        let dir = d.scratch("many");
+        // One name asked (twice): only it is written, once; by ID: no name (as docker).
+        let one = dir.join("one.tar");
+        d.dock(&["save", "-o", one.to_str().unwrap(), "many:t3", "many:t3"])
+            .assert_ok();
+        assert_eq!(
+            entries(&one, "manifest.json")[0]["RepoTags"],
+            serde_json::json!(["many:t3"])
+        );
+        assert_eq!(
+            entries(&one, "index.json")["manifests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let id = inspect(d, "busybox")["Id"].as_str().unwrap().to_string();
+        let by_id = dir.join("id.tar");
+        d.dock(&["save", "-o", by_id.to_str().unwrap(), &id])
+            .assert_ok();
+        assert_eq!(
+            entries(&by_id, "manifest.json")[0]["RepoTags"],
+            serde_json::json!([])
+        );
+        // All 71 names of one image: one manifest, 71 index entries; loaded back, all 71 names.
+        let all = dir.join("all.tar");
+        let mut args = vec!["save", "-o", all.to_str().unwrap()];
+        args.extend(names.iter().map(String::as_str));
+        d.dock(&args).assert_ok();
+        assert_eq!(entries(&all, "manifest.json").as_array().unwrap().len(), 1);
+        assert_eq!(
+            entries(&all, "index.json")["manifests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            71
+        );
+        let out = d.dock(&["rmi", "-f", &id]);
+        out.assert_ok();
+        assert_eq!(d.dock(&["images", "-q"]).stdout, "", "{out}");
+        let out = d.dock(&["load", "-i", all.to_str().unwrap()]);
+        out.assert_ok();
+        assert_eq!(out.stdout.lines().count(), 71, "{out}");
+        assert_eq!(d.dock(&["images", "-q"]).stdout.lines().count(), 71);
+        d.assert_clean();
+    }
+);
+
 dock_test!(tag_and_rmi_follow_docker, |d: &Dock| {
     d.busybox();
     d.dock(&["tag", "busybox", "other/name:v2"]).assert_ok();

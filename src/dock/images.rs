@@ -47,10 +47,32 @@ pub fn images(store: &Store, quiet: bool, json: bool) -> Result<()> {
 }
 
 pub fn save(store: &Store, output: Option<PathBuf>, names: &[String]) -> Result<()> {
-    let imgs: Vec<Image> = names
-        .iter()
-        .map(|n| image::resolve(store, n))
-        .collect::<Result<_>>()?;
+    // Each image once, named by the references given for it (as docker: an image saved by
+    // its ID carries no name, one saved as busybox:1 not its other tags).
+    let mut imgs: Vec<Image> = Vec::new();
+    for n in names {
+        let img = image::resolve(store, n)?;
+        let name = Reference::parse(n)
+            .ok()
+            .map(|r| r.key())
+            .filter(|k| img.names.contains(k));
+        let i = match imgs
+            .iter()
+            .position(|i| i.manifest_digest == img.manifest_digest)
+        {
+            Some(i) => i,
+            None => {
+                imgs.push(Image {
+                    names: Vec::new(),
+                    ..img
+                });
+                imgs.len() - 1
+            }
+        };
+        if let Some(k) = name.filter(|k| !imgs[i].names.contains(k)) {
+            imgs[i].names.push(k);
+        }
+    }
     match output {
         None => {
             if std::io::stdout().is_terminal() {
