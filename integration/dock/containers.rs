@@ -574,3 +574,36 @@ dock_test!(container_signals_start_unblocked, |d: &Dock| {
     }
     d.assert_clean();
 });
+
+dock_test!(
+    logs_keep_order_and_every_line_of_a_large_output,
+    |d: &Dock| {
+        d.busybox();
+        let script = "echo o1; sleep 0.1; echo e1 >&2; sleep 0.1; echo o2; sleep 0.1; echo e2 >&2; sleep 0.1; seq 1 200000";
+        d.run(&["--name", "mix", "busybox", "sh", "-c", script])
+            .assert_ok();
+        // Both streams into one pipe: the lines come in the order the container wrote them.
+        let line = format!(
+            "{} --root {} logs mix 2>&1",
+            crate::dock::harness::dock_bin().display(),
+            d.root().display()
+        );
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", &line]);
+        let out = d.out(c);
+        out.assert_ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines[..4],
+            ["o1", "e1", "o2", "e2"],
+            "{}",
+            &out.stdout[..40]
+        );
+        assert_eq!(lines.len(), 200_004);
+        assert_eq!(lines.last(), Some(&"200000"));
+        let tail = d.dock(&["logs", "--tail", "3", "mix"]);
+        assert_eq!(tail.stdout, "199998\n199999\n200000\n");
+        d.dock(&["rm", "mix"]).assert_ok();
+        d.assert_clean();
+    }
+);
