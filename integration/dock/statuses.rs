@@ -249,5 +249,48 @@ dock_test!(a_runtime_refusing_delete_keeps_the_container, |d: &Dock| {
     // ...until the runtime lets go.
     std::fs::remove_file(&flag).unwrap();
     d.dock(&["rm", "stuck"]).assert_ok();
+    // rm -f removes it all the same, with a warning (a runtime gone for good is no trap).
+    std::fs::write(&flag, "").unwrap();
+    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
+    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
+    c.args([
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--name",
+        "stuck2",
+        "busybox",
+        "true",
+    ]);
+    c.stdin(std::process::Stdio::null());
+    d.out(c).assert_ok();
+    let id = d.containers()[0].clone();
+    let out = d.dock(&["rm", "-f", "stuck2"]);
+    out.assert_ok();
+    assert!(
+        out.stderr.starts_with("WARNING: ") && out.stderr.contains("delete refused by test"),
+        "{out}"
+    );
+    assert!(d.containers().is_empty());
+    let rt_root = d.root().join("runtime");
+    let full = std::fs::read_dir(&rt_root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    assert!(
+        full.to_string_lossy().starts_with(&id),
+        "the runtime kept its state"
+    );
+    std::process::Command::new(&d.runtime)
+        .arg("--root")
+        .arg(&rt_root)
+        .args(["delete", "--force"])
+        .arg(&full)
+        .status()
+        .unwrap();
+    // dock tried the cgroup parent while the runtime still held the container's cgroup.
+    host::remove_cgroup_tree(&d.cgroup_parent);
     d.assert_clean();
 });

@@ -380,9 +380,15 @@ pub fn wait_exit(store: &Store, id: &str, timeout: Duration) -> Option<Record> {
 
 /// Removes a container that is not running: its directories, and its anonymous volumes
 /// when asked (`rm -v`, `--rm`).
-pub fn remove(store: &Store, rt: &Runtime, rec: &Record, volumes: bool) -> Result<()> {
-    // A runtime that refuses to delete keeps the container: its state is not lost from view.
-    teardown(store, rt, rec)?;
+/// A runtime that refuses to delete keeps the container (its state is not lost from view)
+/// unless `force`: then the refusal is only a warning.
+pub fn remove(store: &Store, rt: &Runtime, rec: &Record, volumes: bool, force: bool) -> Result<()> {
+    if let Err(e) = teardown(store, rt, rec) {
+        if !force {
+            return Err(e);
+        }
+        eprintln!("WARNING: {}: {}", short(&rec.id), e.msg);
+    }
     remove_files(store, rec, volumes)
 }
 

@@ -247,7 +247,7 @@ pub fn rm(store: &Store, rt: &Runtime, what: &str, force: bool, volumes: bool) -
         settle(store, rt, &r.id)?;
     }
     match container::Record::load(store, &r.id) {
-        Ok(r) => container::remove(store, rt, &r, volumes),
+        Ok(r) => container::remove(store, rt, &r, volumes, force),
         Err(_) => Ok(()), // its monitor removed it (--rm)
     }
 }
