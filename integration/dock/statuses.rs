@@ -21,9 +21,11 @@ dock_test!(exit_statuses_are_dockers, |d: &Dock| {
             .contains("Unable to find image 'nosuchimage:latest' locally"),
         "{out}"
     );
+    let out = d.run(&["--rm", "--bogus-flag", "busybox"]);
+    assert_eq!(out.code(), Some(125), "{out}");
     assert_eq!(
-        d.run(&["--rm", "--bogus-flag", "busybox"]).code(),
-        Some(125)
+        out.stderr,
+        "dock: unexpected argument '--bogus-flag' found (see --help)\n"
     );
     let out = d.run(&["--rm", "BusyBox"]);
     assert_eq!(out.code(), Some(125), "{out}");

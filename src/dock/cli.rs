@@ -296,10 +296,13 @@ impl RunArgs {
 pub fn main() -> ! {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            eprintln!("dock: {}", usage_error(&e.to_string()));
+            std::process::exit(EXIT_DOCK);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_DOCK } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
+            let _ = e.print(); // --help, --version
+            std::process::exit(0);
         }
     };
     // run/create/exec/start report dock's own failures as 125, the others as 1 (as docker).
@@ -480,6 +483,19 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
     }
 }
 
+/// clap's usage error as one line: its first paragraph (tips and usage dropped), and where
+/// to read more.
+fn usage_error(text: &str) -> String {
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let msg = first.join(" ");
+    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+    format!("{msg} (see --help)")
+}
+
 /// Runs `f` on each argument, printing each one done (as docker); status 1 if any failed.
 fn each(args: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
     let mut code = 0;
@@ -596,4 +612,25 @@ fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let e = Cli::try_parse_from(["dock", "run", "--pids-limit", "abc", "busybox"])
+            .err()
+            .unwrap();
+        assert_eq!(
+            usage_error(&e.to_string()),
+            "invalid value 'abc' for '--pids-limit <PIDS_LIMIT>': invalid digit found in string (see --help)"
+        );
+        let e = Cli::try_parse_from(["dock", "run"]).err().unwrap();
+        assert_eq!(
+            usage_error(&e.to_string()),
+            "the following required arguments were not provided: <IMAGE> (see --help)"
+        );
+    }
 }
