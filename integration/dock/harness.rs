@@ -63,14 +63,33 @@ impl Dock {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_on(&self.runtime, args)
+    }
+
+    /// `cmd` with another runtime.
+    pub fn cmd_on(&self, runtime: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(dock_bin());
         c.arg("--root")
             .arg(self.root())
             .arg("--runtime")
-            .arg(&self.runtime)
+            .arg(runtime)
             .args(args);
         c.stdin(Stdio::null());
         c
+    }
+
+    /// A runtime that runs the shell snippet `intercept` (the arguments in "$@") and then
+    /// hands over to the one under test: a test's way to make it hang or refuse.
+    pub fn wrapped_runtime(&self, name: &str, intercept: &str) -> PathBuf {
+        let path = self.scratch("runtimes").join(name);
+        let script = format!(
+            "#!/bin/sh\n{intercept}\nexec {} \"$@\"\n",
+            self.runtime.display()
+        );
+        fs::write(&path, script).expect("write the wrapper runtime");
+        let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        fs::set_permissions(&path, exec).expect("chmod the wrapper runtime");
+        path
     }
 
     /// Runs a prepared command to completion with its output in files.

@@ -182,34 +182,25 @@ dock_test!(killed_runs_leave_no_half_made_container, |d: &Dock| {
 
     // A run killed while the runtime creates the container (a runtime that hangs in create).
     let mark = d.scratch("hang").join("pid");
-    let wrapper = d.scratch("hang").join("runtime");
-    fs::write(
+    let hang = format!(
+        "for a in \"$@\"; do [ \"$a\" = create ] && {{ echo $$ > {}; exec sleep 60; }}; done",
+        mark.display()
+    );
+    let wrapper = d.wrapped_runtime("hang", &hang);
+    let mut c = d.cmd_on(
         &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = create ] && {{ echo $$ > {}; exec sleep 60; }}; done\nexec {} \"$@\"\n",
-            mark.display(),
-            d.runtime.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
-    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
-    c.args([
-        "run",
-        "--cgroup-parent",
-        &d.cgroup_parent,
-        "--name",
-        "half",
-        "-v",
-        "/anon",
-        "busybox",
-        "true",
-    ]);
+        &[
+            "run",
+            "--cgroup-parent",
+            &d.cgroup_parent,
+            "--name",
+            "half",
+            "-v",
+            "/anon",
+            "busybox",
+            "true",
+        ],
+    );
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -76,7 +76,6 @@ dock_test!(
     |d: &Dock| {
         d.busybox();
         let before = d.store_snapshot();
-        let vol_dir = d.root().join("volumes");
         for (args, needle) in [
             (
                 vec!["-v", "relative:dir", "busybox", "true"],
@@ -118,6 +117,19 @@ dock_test!(
                 "working directory",
             ),
             (
+                vec!["--mount", "type=tmpfs,dst=/t", "busybox", "true"],
+                "is not supported",
+            ),
+            (
+                vec![
+                    "--mount",
+                    "type=bind,src=/nonexistent-dock,dst=/t",
+                    "busybox",
+                    "true",
+                ],
+                "bind source path does not exist",
+            ),
+            (
                 vec!["--name", "bad/name", "busybox", "true"],
                 "Invalid container name",
             ),
@@ -146,7 +158,6 @@ dock_test!(
                 "{args:?} changed the store"
             );
         }
-        let _ = vol_dir;
         d.run(&["--name", "taken", "busybox", "true"]).assert_ok();
         let out = d.run(&["--name", "taken", "busybox", "true"]);
         assert_eq!(out.code(), Some(125));
@@ -207,37 +218,29 @@ dock_test!(concurrent_runs_with_one_name_one_wins, |d: &Dock| {
 dock_test!(a_runtime_refusing_delete_keeps_the_container, |d: &Dock| {
     d.busybox();
     // A runtime that refuses `delete` while a flag file exists.
-    let dir = d.scratch("refusing");
-    let flag = dir.join("refuse");
-    let wrapper = dir.join("runtime");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = delete ] && [ -e {f} ] && {{ echo 'delete refused by test' >&2; exit 1; }}; done\nexec {rt} \"$@\"\n",
-            f = flag.display(),
-            rt = d.runtime.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let flag = d.scratch("refusing").join("refuse");
+    let refuse = format!(
+        "for a in \"$@\"; do [ \"$a\" = delete ] && [ -e {} ] && {{ echo 'delete refused by test' >&2; exit 1; }}; done",
+        flag.display()
+    );
+    let wrapper = d.wrapped_runtime("runtime", &refuse);
+    let run = |name: &str| {
+        let c = d.cmd_on(
+            &wrapper,
+            &[
+                "run",
+                "--cgroup-parent",
+                &d.cgroup_parent,
+                "--name",
+                name,
+                "busybox",
+                "true",
+            ],
+        );
+        d.out(c).assert_ok();
+    };
     std::fs::write(&flag, "").unwrap();
-    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
-    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
-    c.args([
-        "run",
-        "--cgroup-parent",
-        &d.cgroup_parent,
-        "--name",
-        "stuck",
-        "busybox",
-        "true",
-    ]);
-    c.stdin(std::process::Stdio::null());
-    d.out(c).assert_ok();
+    run("stuck");
     let v: serde_json::Value = serde_json::from_str(&d.dock(&["inspect", "stuck"]).stdout).unwrap();
     assert_eq!(
         v[0]["State"]["Error"], "runtime delete: delete refused by test",
@@ -253,19 +256,7 @@ dock_test!(a_runtime_refusing_delete_keeps_the_container, |d: &Dock| {
     d.dock(&["rm", "stuck"]).assert_ok();
     // rm -f removes it all the same, with a warning (a runtime gone for good is no trap).
     std::fs::write(&flag, "").unwrap();
-    let mut c = std::process::Command::new(crate::dock::harness::dock_bin());
-    c.arg("--root").arg(d.root()).arg("--runtime").arg(&wrapper);
-    c.args([
-        "run",
-        "--cgroup-parent",
-        &d.cgroup_parent,
-        "--name",
-        "stuck2",
-        "busybox",
-        "true",
-    ]);
-    c.stdin(std::process::Stdio::null());
-    d.out(c).assert_ok();
+    run("stuck2");
     let id = d.containers()[0].clone();
     let out = d.dock(&["rm", "-f", "stuck2"]);
     out.assert_ok();
