@@ -142,7 +142,7 @@ impl State {
     /// Makes the calling dock process the record's owner.
     pub fn claim(&mut self) {
         self.monitor_pid = std::process::id() as i32;
-        self.monitor_start = start_time("self").unwrap_or(0);
+        self.monitor_start = proc_stat("self").map_or(0, |(_, start)| start);
     }
 
     /// Whether the owning dock process still lives (not a zombie, not a reused pid).
@@ -154,17 +154,12 @@ impl State {
         if rustix::process::test_kill_process(p).is_err() {
             return false;
         }
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return false;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19].
-        let zombie = fields.first() == Some(&"Z");
-        let started = fields.get(19).and_then(|t| t.parse::<u64>().ok());
-        !zombie && (self.monitor_start == 0 || started == Some(self.monitor_start))
+        match proc_stat(&pid.to_string()) {
+            Some((state, start)) => {
+                state != 'Z' && (self.monitor_start == 0 || start == self.monitor_start)
+            }
+            None => false,
+        }
     }
 
     /// Whether a dock process is (or was, if it is gone) in the middle of it.
@@ -173,11 +168,16 @@ impl State {
     }
 }
 
-/// A process's start time (clock ticks after boot), field 22 of /proc/PID/stat.
-fn start_time(pid: &str) -> Option<u64> {
+/// A process's state letter and start time (clock ticks after boot): fields 3 and 22 of
+/// /proc/PID/stat.
+fn proc_stat(pid: &str) -> Option<(char, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(19)?.parse().ok()?,
+    ))
 }
 
 /// Finishes what a dock killed part-way left (its record still says creating, starting or
