@@ -113,6 +113,10 @@ dock_test!(
         ]);
         out.assert_ok();
         let id = out.stdout.trim().to_string();
+        // Killed once it has logged the output (what it has not read yet dies with it).
+        host::wait_until(Duration::from_secs(10), "the first output logged", || {
+            (d.dock(&["logs", "orphan"]).stdout == "ran\n").then_some(())
+        });
         let mut monitor = std::process::Command::new("kill")
             .args(["-KILL", &monitor_pid(&id).to_string()])
             .spawn()
