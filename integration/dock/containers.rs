@@ -607,3 +607,22 @@ dock_test!(
         d.assert_clean();
     }
 );
+
+dock_test!(a_given_cgroup_parent_is_left_alone, |d: &Dock| {
+    d.busybox();
+    // The user's own parent (made before, in every hierarchy): dock runs in it, never
+    // removes it (it may hold the limits of a group of containers).
+    let made: Vec<_> = host::cgroup_hierarchies()
+        .into_iter()
+        .map(|h| h.join(d.cgroup_parent.trim_start_matches('/')))
+        .filter(|p| fs::create_dir(p).is_ok())
+        .collect();
+    assert!(!made.is_empty());
+    let out = d.run(&["--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    out.assert_ok();
+    assert!(out.stdout.contains(&d.cgroup_parent), "{out}");
+    for p in &made {
+        assert!(p.is_dir(), "{} was removed", p.display());
+    }
+    d.assert_clean();
+});

@@ -296,13 +296,17 @@ pub fn valid_name(name: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || "_.-".contains(x))
 }
 
-/// Removes the cgroup parent dock made (e.g. /dock) once no container is left in it, in
-/// every hierarchy it exists in. Never touches anything but that parent.
+/// The cgroup parent of containers run without `--cgroup-parent`: dock's own.
+pub const CGROUP_PARENT: &str = "/dock";
+
+/// Removes dock's own cgroup parent (/dock) once no container is left in it, in every
+/// hierarchy it exists in. A parent the user named (`--cgroup-parent`) may be theirs, with
+/// limits for a group of containers: it stays, as with docker.
 pub fn remove_cgroup_parent(cgroups_path: &str) {
     let Some((parent, _)) = cgroups_path.rsplit_once('/') else {
         return;
     };
-    if parent.is_empty() || !parent.starts_with('/') || parent.split('/').any(|c| c == "..") {
+    if parent != CGROUP_PARENT {
         return;
     }
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {

@@ -138,7 +138,10 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         Some("host") => true,
         Some(n) => return Err(flag_err(format!("network {n} not found (dock has none, host and the default private namespace with loopback)"))),
     };
-    let cgroup_parent = o.cgroup_parent.clone().unwrap_or_else(|| "/dock".into());
+    let cgroup_parent = o
+        .cgroup_parent
+        .clone()
+        .unwrap_or_else(|| container::CGROUP_PARENT.into());
     if !cgroup_parent.starts_with('/')
         || cgroup_parent.split('/').any(|c| c == ".." || c == ".")
         || cgroup_parent.len() < 2
