@@ -285,3 +285,33 @@ dock_test!(a_runtime_refusing_delete_keeps_the_container, |d: &Dock| {
         .unwrap();
     d.assert_clean();
 });
+
+dock_test!(
+    a_reader_that_goes_away_ends_a_listing_quietly,
+    |d: &Dock| {
+        d.busybox();
+        d.run(&["--name", "listed", "busybox", "echo", "hi"])
+            .assert_ok();
+        // `dock ps -q | head -1` with head already gone: dock ends by SIGPIPE, as docker or any
+        // Unix tool does, never with a panic on stderr.
+        for args in [
+            &["ps", "-a"][..],
+            &["images"],
+            &["inspect", "listed"],
+            &["logs", "listed"],
+            &["volume", "ls"],
+        ] {
+            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            drop(reader);
+            let mut c = d.cmd(args);
+            c.stdout(std::process::Stdio::from(writer))
+                .stderr(std::process::Stdio::piped());
+            let out = c.output().unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(out.status.signal(), Some(13), "{args:?}: {out:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        }
+        d.dock(&["rm", "listed"]).assert_ok();
+        d.assert_clean();
+    }
+);

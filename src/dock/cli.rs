@@ -10,6 +10,7 @@ use crate::dock::{
     archive, exec, images, lifecycle, load, monitor, run, table, volume, Error, Result,
 };
 use clap::{ArgAction, Args, Parser, Subcommand};
+use nix::sys::signal::{SigHandler, Signal};
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -305,6 +306,13 @@ pub fn main() -> ! {
             std::process::exit(0);
         }
     };
+    // A reader that goes away (`dock ps -q | head -1`) ends a command quietly, as it ends
+    // docker's or any Unix tool (Rust ignores SIGPIPE, and println! then panics). Only the
+    // commands that pump a container's streams keep it ignored: they carry on logging.
+    if !matches!(cli.cmd, Cmd::Run(_) | Cmd::Exec(_) | Cmd::Monitor { .. }) {
+        // SAFETY: SIG_DFL installs no handler; nothing else in dock touches SIGPIPE.
+        let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
     // run/create/exec/start report dock's own failures as 125, the others as 1 (as docker).
     let default_code = if matches!(
         cli.cmd,

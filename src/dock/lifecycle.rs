@@ -112,15 +112,9 @@ pub fn logs(
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
+    // (`dock logs x | head`: SIGPIPE ends the command when the reader goes, see cli.rs.)
     let out_err = |e: std::io::Error| Error::new(format!("writing the log: {e}"));
-    // `dock logs x | head` closes the pipe early: that ends the command, quietly.
-    let quiet_pipe = |r: std::io::Result<()>| match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        r => r.map(|_| true),
-    };
-    if !quiet_pipe(logs::print(&content[..cut], tail, timestamps)).map_err(out_err)? {
-        return Ok(());
-    }
+    logs::print(&content[..cut], tail, timestamps).map_err(out_err)?;
     if !follow {
         return Ok(());
     }
@@ -138,9 +132,7 @@ pub fn logs(
         f.read_to_end(&mut more)
             .map_err(|e| Error::io("reading", &path, e))?;
         let cut = more.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if !quiet_pipe(logs::print(&more[..cut], None, timestamps)).map_err(out_err)? {
-            return Ok(());
-        }
+        logs::print(&more[..cut], None, timestamps).map_err(out_err)?;
         pos += cut as u64;
         if !running {
             return Ok(());
