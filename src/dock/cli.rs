@@ -358,7 +358,8 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
             let rec = run::create(&store, &o)?;
             if detach {
                 monitor::spawn_detached(&store, &rt, &rec.id)?;
-                println!("{}", rec.id);
+                // (SIGPIPE stays ignored for run: a reader gone must not abort us now.)
+                let _ = writeln!(std::io::stdout(), "{}", rec.id);
                 return Ok(0);
             }
             monitor::run(&store, &rt, rec, monitor::Attach::Foreground)
