@@ -225,3 +225,42 @@ dock_test!(killed_runs_leave_no_half_made_container, |d: &Dock| {
     assert_eq!(d.dock(&["volume", "ls", "-q"]).stdout, "");
     d.assert_clean();
 });
+
+dock_test!(monitor_killed_between_start_and_its_record, |d: &Dock| {
+    d.busybox();
+    // The runtime starts the container, then kills its caller (the monitor) before the
+    // monitor could record it running.
+    let snippet = format!(
+        "for a in \"$@\"; do [ \"$a\" = start ] && {{ {} \"$@\"; kill -9 $PPID; exit 0; }}; done",
+        d.runtime.display()
+    );
+    let wrapper = d.wrapped_runtime("killer", &snippet);
+    let create = [
+        "create",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--name",
+        "unwatched",
+        "busybox",
+        "sleep",
+        "60",
+    ];
+    d.out(d.cmd_on(&wrapper, &create)).assert_ok();
+    let out = d.dock(&["start", "unwatched"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("runs unwatched"), "{out}");
+    // It is seen running (not "Created"), and stop/rm handle it.
+    assert!(
+        status(d, "unwatched").starts_with("Up"),
+        "{}",
+        status(d, "unwatched")
+    );
+    d.dock(&["stop", "-t", "1", "unwatched"]).assert_ok();
+    assert!(
+        status(d, "unwatched").starts_with("Exited (137)"),
+        "{}",
+        status(d, "unwatched")
+    );
+    d.dock(&["rm", "unwatched"]).assert_ok();
+    d.assert_clean();
+});

@@ -190,11 +190,11 @@ pub fn reconcile(store: &Store, rt: &Runtime, rec: Record) -> Result<Option<Reco
         return Ok(Some(rec));
     }
     let rt = &rec.runtime(rt);
-    if rec.state.status != "creating"
+    let runs = rec.state.status != "creating"
         && rt
             .state(&rec.id)
-            .is_some_and(|s| s.status == "running" || s.status == "paused")
-    {
+            .is_some_and(|s| s.status == "running" || s.status == "paused");
+    if runs && rec.state.status == "running" {
         return Ok(Some(rec));
     }
     let lock = store.lock()?;
@@ -203,6 +203,15 @@ pub fn reconcile(store: &Store, rt: &Runtime, rec: Record) -> Result<Option<Reco
         return Ok(None);
     };
     if !rec.state.in_flight() || rec.state.owner_alive() {
+        return Ok(Some(rec));
+    }
+    if runs {
+        // Started, but its monitor was killed before it could say so: it runs, unwatched.
+        rec.state.status = "running".into();
+        if rec.state.started_at.is_empty() {
+            rec.state.started_at = crate::dock::table::rfc3339_now();
+        }
+        rec.save(store)?;
         return Ok(Some(rec));
     }
     if rec.state.status == "creating" || rec.auto_remove {

@@ -389,13 +389,17 @@ pub fn spawn_detached(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
     if !line.starts_with("error ") {
         // It died without a word (killed): finish what it left, as any later command would.
         let _ = child.wait();
-        if let Ok(rec) = Record::load(store, id) {
-            let _ = container::reconcile(store, rt, rec);
+        let rec = Record::load(store, id).ok();
+        let now = rec.and_then(|r| container::reconcile(store, rt, r).ok().flatten());
+        if now.is_some_and(|r| r.state.status == "running") {
+            return Err(Error::new(
+                "dock's monitor died after the container started: it runs unwatched (no logs)",
+            ));
         }
     }
     let rest = line
         .strip_prefix("error ")
-        .unwrap_or("the monitor exited without starting the container");
+        .unwrap_or("dock's monitor died before the container started");
     let (code, msg) = match rest.split_once(' ') {
         Some((c, m)) if c.parse::<i32>().is_ok() => (c.parse().unwrap_or(EXIT_DOCK), m.to_string()),
         _ => (EXIT_DOCK, rest.to_string()),
