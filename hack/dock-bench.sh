@@ -18,9 +18,10 @@ runc=${RUNC:-/usr/sbin/runc}
 work=$(mktemp -d /tmp/dock-bench.XXXXXX)
 podman_args=(--root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay
 	--runtime "$runc" --cgroup-manager cgroupfs --events-backend none)
+# (Not `podman system reset`: it writes podman machine's config under $HOME; everything of
+# this run's podman is under $work.)
 cleanup() {
 	command -v podman >/dev/null && podman "${podman_args[@]}" rmi -af >/dev/null 2>&1 || true
-	command -v podman >/dev/null && podman "${podman_args[@]}" system reset -f >/dev/null 2>&1 || true
 	grep -F " $work/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf "$work"
 }

@@ -123,6 +123,38 @@ fn own_ns(kind: &str) -> String {
         .to_string()
 }
 
+/// A container joining a pid namespace by path: the hooks berth itself runs (prestart,
+/// createRuntime, poststart, poststop) still start in the runtime's pid namespace, where no
+/// process of the container can see or signal them.
+#[test]
+fn runtime_hooks_stay_in_the_runtimes_pid_namespace_when_the_container_joins_one() {
+    need_root!();
+    let mut other =
+        Container::new(Bundle::new().args(&["sh", "-c", "echo ready; exec sleep 1000"]));
+    other.create_and_start();
+    other.wait_output("ready");
+    let pidns = format!("/proc/{}/ns/pid", other.pid_file_proc().pid);
+    let hooks = HookDir::new();
+    let mut bundle = hooks.bundle(Bundle::new().args(&["true"]));
+    bundle.config["linux"]["namespaces"][0] = json!({"type": "pid", "path": pidns});
+    let c = Container::new(bundle);
+    c.run(&[]).assert_ok();
+    let log = hooks.log();
+    let runtime_side: Vec<_> = log
+        .iter()
+        .filter(|(n, _)| {
+            ["prestart", "createRuntime", "poststart", "poststop"].contains(&n.as_str())
+        })
+        .collect();
+    assert_eq!(runtime_side.len(), 4, "{log:?}");
+    for (name, fields) in runtime_side {
+        assert_eq!(field(fields, "pidns"), own_ns("pid"), "{name} pid ns");
+    }
+    c.assert_no_leftovers();
+    other.delete(true).assert_ok();
+    other.assert_no_leftovers();
+}
+
 /// Every kind runs exactly once, in the listed order, at its moment of create/start/delete,
 /// in the runtime's or the container's namespaces, with its args, env and the state on stdin.
 /// Berth-specific: runc 1.1.5 runs poststart hooks during create and reports "creating".

@@ -244,6 +244,46 @@ fn without_a_mount_namespace_nothing_is_left_mounted() {
     bad.assert_no_leftovers();
 }
 
+/// A create that fails on berth's side after the init built the rootfs (here a createRuntime
+/// hook) leaves no mount in a mount namespace the container shares: the runtime's, or one
+/// joined by path.
+#[test]
+fn a_failing_runtime_hook_leaves_no_mount_in_a_shared_mount_namespace() {
+    need_berth!();
+    let failing = |b: Bundle| {
+        b.set("/hooks", json!({"createRuntime": [{"path": "/bin/false"}]}))
+            .args(&["true"])
+    };
+    let c = Container::new(failing(without_mount_ns(Bundle::new())));
+    let b = c.bundle.path().display().to_string();
+    let script = format!(
+        "{bin} --root {root} run --bundle {b} {id} || \
+         echo failed-with $(grep -c ' {b}/rootfs' /proc/self/mountinfo)",
+        bin = runtime_bin().display(),
+        root = c.root().display(),
+        id = c.id,
+    );
+    let out = in_scratch_mount_ns(&script);
+    assert!(
+        out.contains("failed-with 0\n"),
+        "the runtime's namespace: {out}"
+    );
+    c.assert_no_leftovers();
+
+    let mnt = NsFile::new("mount");
+    let c = Container::new(failing(with_ns_path(Bundle::new(), "mount", &mnt.path())));
+    let out = c.run(&[]);
+    out.assert_failed();
+    assert!(out.stderr.contains("createRuntime hook #0"), "{out}");
+    let rootfs = format!(" {}/rootfs", c.bundle.path().display());
+    let there = mnt.enter("mount", &["cat", "/proc/self/mountinfo"]);
+    assert!(
+        !there.contains(&rootfs),
+        "left mounted in the joined namespace: {there}"
+    );
+    c.assert_no_leftovers();
+}
+
 /// A mount namespace joined by path (conformance suite: linux_ns_path): the container is in it,
 /// its rootfs is built there, and nothing of it stays mounted there after delete (runc leaves
 /// its mounts).
@@ -272,6 +312,47 @@ fn joins_a_mount_namespace_by_path() {
             "left mounted in the joined namespace: {there}"
         );
     }
+    c.assert_no_leftovers();
+}
+
+/// `exec` into a container without a mount namespace of its own (in the runtime's, or in one
+/// joined by path) runs in the container's rootfs, where its init lives chrooted, not in that
+/// namespace's own root (the host's, here).
+#[test]
+fn exec_without_a_mount_namespace_of_its_own_runs_in_the_rootfs() {
+    need_berth!(); // runc refuses such containers with masked paths, or runs them differently
+    let probe = "test -e /inside-marker && echo in-rootfs || echo elsewhere; pwd";
+    let mnt = NsFile::new("mount");
+    let joined = with_ns_path(Bundle::new(), "mount", &mnt.path());
+    fs::write(joined.rootfs().join("inside-marker"), "").expect("marker");
+    let mut c = Container::new(joined.args(&["sleep", "1000"]));
+    c.create_and_start();
+    let out = c.rt(&["exec", "--cwd", "/tmp", &c.id, "sh", "-c", probe]);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout, "in-rootfs\n/tmp\n",
+        "joined mount namespace: {out}"
+    );
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+
+    let shared = without_mount_ns(Bundle::new());
+    fs::write(shared.rootfs().join("inside-marker"), "").expect("marker");
+    let c = Container::new(shared.args(&["sleep", "1000"]));
+    let script = format!(
+        "{bin} --root {root} run --detach --bundle {b} {id} </dev/null >/dev/null && \
+         {bin} --root {root} exec {id} sh -c '{probe}'; \
+         {bin} --root {root} delete --force {id}",
+        bin = runtime_bin().display(),
+        root = c.root().display(),
+        b = c.bundle.path().display(),
+        id = c.id,
+    );
+    let out = in_scratch_mount_ns(&script);
+    assert!(
+        out.starts_with("in-rootfs\n/\n"),
+        "the runtime's mount namespace: {out}"
+    );
     c.assert_no_leftovers();
 }
 

@@ -400,6 +400,33 @@ fn sysctl_and_oom_score_adj() {
     c.assert_no_leftovers();
 }
 
+/// A sysctl in a user namespace that shares the host's pid namespace: berth writes sysctls
+/// through a procfs instance of the container's own, which the kernel refuses there; create
+/// says so in one line and leaves nothing (runc fails earlier: it cannot mount /proc).
+#[test]
+fn sysctl_without_a_pid_namespace_in_a_user_namespace_says_why() {
+    need_berth!();
+    let bundle = userns_bundle();
+    let mut list = bundle.config["linux"]["namespaces"]
+        .as_array()
+        .expect("list")
+        .clone();
+    list.retain(|n| n["type"] != "pid");
+    let bundle = bundle
+        .set("/linux/namespaces", Value::Array(list))
+        .set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}));
+    let c = Container::new(bundle.args(&["true"]));
+    let out = c.run(&[]);
+    out.assert_failed();
+    assert!(
+        out.stderr
+            .contains("give the container a pid namespace of its own"),
+        "{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    c.assert_no_leftovers();
+}
+
 /// On a cgroup v2 host (only: never with v1 in use, as the runtime-spec says) a container with
 /// a cgroup namespace and a read-write cgroup mount owns its cgroup and can make sub-cgroups.
 #[test]
@@ -539,4 +566,60 @@ fn exec_joins_the_user_namespace() {
     );
     c.delete(true).assert_ok();
     c.assert_no_leftovers();
+}
+
+/// A container joining a sandbox's user, pid, network and ipc namespaces by path (a pod's
+/// second container with user namespaces, as CRI runtimes write it): the pid berth records is
+/// the init's pid on the host, not its pid in the sandbox's pid namespace.
+#[test]
+fn joins_a_sandboxs_user_and_pid_namespaces() {
+    need_root!();
+    let mut sandbox =
+        Container::new(userns_bundle().args(&["sh", "-c", "echo ready; exec sleep 1000"]));
+    sandbox.create_and_start();
+    sandbox.wait_output("ready");
+    let sandbox_pid = sandbox.pid_file_proc().pid;
+    let ns = |kind: &str| format!("/proc/{sandbox_pid}/ns/{kind}");
+    let bundle = userns_bundle().set(
+        "/linux/namespaces",
+        json!([
+            {"type": "user", "path": ns("user")},
+            {"type": "pid", "path": ns("pid")},
+            {"type": "network", "path": ns("net")},
+            {"type": "ipc", "path": ns("ipc")},
+            {"type": "mount"},
+            {"type": "uts"}
+        ]),
+    );
+    let mut c = Container::new(bundle.args(&["sh", "-c", "echo ready; exec sleep 1000"]));
+    c.create(&[]).assert_ok();
+    let init = c.pid_file_proc();
+    assert_eq!(
+        c.state()["pid"],
+        json!(init.pid),
+        "state and pid file agree"
+    );
+    for kind in ["user", "pid", "net"] {
+        assert_eq!(
+            fs::read_link(format!("/proc/{}/ns/{kind}", init.pid)).expect("ns"),
+            fs::read_link(ns(kind)).expect("sandbox ns"),
+            "pid {} (from the pid file) is not the container's init: {kind} namespace",
+            init.pid
+        );
+    }
+    // Its host pid, then its pid in the sandbox's namespace.
+    assert_eq!(status_field(init.pid, "NSpid").len(), 2);
+    assert_eq!(status_field(init.pid, "NSpid")[0], init.pid.to_string());
+    c.start().assert_ok();
+    c.wait_output("ready");
+    let procs = host::procs_in_cgroup(&c.bundle.cgroup_path);
+    assert_eq!(
+        procs.iter().map(|p| p.pid).collect::<Vec<_>>(),
+        [init.pid],
+        "the container's cgroup holds its init"
+    );
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+    sandbox.delete(true).assert_ok();
+    sandbox.assert_no_leftovers();
 }

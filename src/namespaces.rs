@@ -26,8 +26,9 @@ pub struct Plan {
     /// CLONE_NEW* flags for namespaces the init gets new (cgroup and network excluded: see
     /// `new_cgroup` and `new_net`).
     pub clone_flags: u64,
-    /// Joined by the parent before clone: a pid or time namespace applies to children only.
-    pub join_in_parent: Vec<Join>,
+    /// Joined just before the init is cloned, by whoever clones it: a pid or time namespace
+    /// applies to children only (see `join_for_children`).
+    pub join_before_clone: Vec<Join>,
     /// Joined by the init right after it starts.
     pub join_in_init: Vec<Join>,
     /// A user namespace joined by path: entered before any other namespace is joined or made,
@@ -63,7 +64,7 @@ impl Plan {
     pub fn from_config(c: &Config) -> Result<Plan, SpecError> {
         let mut plan = Plan {
             clone_flags: 0,
-            join_in_parent: Vec::new(),
+            join_before_clone: Vec::new(),
             join_in_init: Vec::new(),
             join_user: None,
             new_user: false,
@@ -101,7 +102,7 @@ impl Plan {
                     if typ == LinuxNamespaceType::User {
                         plan.join_user = Some(join);
                     } else if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-                        plan.join_in_parent.push(join);
+                        plan.join_before_clone.push(join);
                     } else {
                         plan.join_in_init.push(join);
                     }
@@ -148,6 +149,40 @@ pub fn unshare_net() -> Result<(), String> {
     // SAFETY: unshare of the network namespace changes no memory or fd state of this process.
     unsafe { thread::unshare_unsafe(UnshareFlags::NEWNET) }
         .map_err(|e| format!("creating a network namespace: {e}"))
+}
+
+/// berth's own pid and time namespaces, to return to once the init is cloned.
+pub struct OwnForChildren(Vec<OwnedFd>);
+
+/// setns into each namespace of `joins` (pid and time ones: they apply to the children made from
+/// here on, not to the caller). The caller returns to its own with `OwnForChildren::restore`
+/// after the clone, so that its later children (the prestart and createRuntime hooks) start in
+/// the runtime's namespaces, as the runtime-spec says.
+pub fn join_for_children(joins: &[Join]) -> Result<OwnForChildren, String> {
+    let mut own = Vec::new();
+    for j in joins {
+        let name = match j.typ {
+            LinuxNamespaceType::Time => "time",
+            _ => "pid",
+        };
+        let path = format!("/proc/self/ns/{name}");
+        let fd = File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
+        own.push(fd.into());
+    }
+    join(joins)?;
+    Ok(OwnForChildren(own))
+}
+
+impl OwnForChildren {
+    /// Back to berth's own pid and time namespaces for children (never in the init: it belongs
+    /// in the joined ones).
+    pub fn restore(self) -> Result<(), String> {
+        for fd in &self.0 {
+            thread::move_into_link_name_space(fd.as_fd(), None::<LinkNameSpaceType>)
+                .map_err(|e| format!("returning to berth's own namespace after the clone: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Gives the calling process a new cgroup namespace rooted at its current cgroup.

@@ -20,7 +20,7 @@ use std::path::Path;
 use rustix::fs::{fstatfs, Mode, OFlags, ResolveFlags};
 use rustix::mount::{fsconfig_create, fsmount, fsopen, FsMountFlags, FsOpenFlags, MountAttrFlags};
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// The root of a procfs instance.
 pub struct ProcFs(OwnedFd);

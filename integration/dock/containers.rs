@@ -1,5 +1,5 @@
 //! Containers: what they see, their isolation, volumes and binds, detached runs with logs,
-//! --rm, exec, exit statuses, bad flags, and that nothing is left behind.
+//! --rm, create/start, and that nothing is left behind.
 
 use super::dock_test;
 use super::harness::Dock;
@@ -17,7 +17,7 @@ pub fn ps_status(d: &Dock, name: &str) -> String {
         .unwrap_or_default()
 }
 
-dock_test!(run_applies_dockers_defaults, [], |d: &Dock| {
+dock_test!(run_applies_dockers_defaults, |d: &Dock| {
     d.busybox();
     let out = d.run(&["--name", "defaults", "-e", "GREETING=hi there", "-w", "/work/dir", "busybox", "sh", "-c", "grep -E '^(CapBnd|Seccomp|NoNewPrivs):' /proc/self/status; hostname; cat /etc/hostname; echo \"$GREETING\"; pwd; wc -c < /proc/timer_list; touch / 2>&1 | head -c0; cat /proc/net/dev | grep -c lo"]);
     out.assert_ok();
@@ -44,7 +44,7 @@ dock_test!(run_applies_dockers_defaults, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(containers_share_layers_but_not_writes, [], |d: &Dock| {
+dock_test!(containers_share_layers_but_not_writes, |d: &Dock| {
     d.busybox();
     d.run(&[
         "--name",
@@ -95,7 +95,7 @@ dock_test!(containers_share_layers_but_not_writes, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
+dock_test!(named_volume_outlives_its_container, |d: &Dock| {
     d.busybox();
     d.run(&[
         "--name",
@@ -111,6 +111,19 @@ dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
     let out = d.dock(&["volume", "rm", "data"]);
     out.assert_failed();
     assert!(out.stderr.contains("volume is in use"), "{out}");
+    // -f neither (as docker): it would pull the data from under the container.
+    let out = d.dock(&["volume", "rm", "-f", "data", "nosuch"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr.lines().count(),
+        1,
+        "only the in-use one fails:\n{out}"
+    );
+    assert!(out.stderr.contains("volume is in use"), "{out}");
+    let data = d.root().join("volumes/data/_data/file");
+    assert_eq!(fs::read_to_string(&data).unwrap(), "persisted\n");
+    let out = d.dock(&["volume", "rm", "nosuch", "nosuch2"]);
+    assert_eq!(out.stderr.lines().count(), 2, "one line per volume:\n{out}");
     d.dock(&["rm", "writer"]).assert_ok();
     assert!(d
         .dock(&["volume", "ls", "-q"])
@@ -139,7 +152,7 @@ dock_test!(named_volume_outlives_its_container, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
+dock_test!(bind_mounts_share_host_files, |d: &Dock| {
     d.busybox();
     let dir = d.scratch("bind");
     fs::write(dir.join("in"), "from host\n").unwrap();
@@ -159,6 +172,46 @@ dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
         fs::read_to_string(dir.join("out")).unwrap(),
         "from container\n"
     );
+    // A relative source is taken from where dock runs (docker since 23, podman).
+    let mut c = d.cmd(&[
+        "run",
+        "--cgroup-parent",
+        &d.cgroup_parent,
+        "--rm",
+        "-v",
+        "./bind:/rel",
+        "busybox",
+        "cat",
+        "/rel/out",
+    ]);
+    c.current_dir(dir.parent().unwrap());
+    let out = d.out(c);
+    assert_eq!(out.stdout, "from container\n", "{out}");
+    // --mount, as the seeds use it: a bind (its source must exist) and a named volume.
+    let m = format!("type=bind,source={},target=/m,readonly", dir.display());
+    let out = d.run(&[
+        "--rm",
+        "--mount",
+        &m,
+        "--mount",
+        "source=mvol,target=/v",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /m/in; touch /m/x 2>/dev/null || echo ro; echo kept > /v/f",
+    ]);
+    assert_eq!(out.stdout, "from host\nro\n", "{out}");
+    let missing = format!("type=bind,src={}/nope,dst=/m", dir.display());
+    let out = d.run(&["--rm", "--mount", &missing, "busybox", "true"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.contains("bind source path does not exist"),
+        "{out}"
+    );
+    assert!(!dir.join("nope").exists());
+    let out = d.run(&["--rm", "-v", "mvol:/v", "busybox", "cat", "/v/f"]);
+    assert_eq!(out.stdout, "kept\n", "{out}");
+    d.dock(&["volume", "rm", "mvol"]).assert_ok();
     let ro = format!("{}:/mnt:ro", dir.display());
     let out = d.run(&["--rm", "-v", &ro, "busybox", "touch", "/mnt/x"]);
     assert_eq!(out.code(), Some(1), "{out}");
@@ -166,7 +219,7 @@ dock_test!(bind_mounts_share_host_files, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(detached_logs_stop_rm, [], |d: &Dock| {
+dock_test!(detached_logs_stop_rm, |d: &Dock| {
     d.busybox();
     let script = "trap 'echo got TERM; exit 0' TERM; echo started; echo oops >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done";
     let out = d.run(&["-d", "--name", "bg", "busybox", "sh", "-c", script]);
@@ -241,7 +294,7 @@ dock_test!(detached_logs_stop_rm, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(rm_flag_removes_everything, [], |d: &Dock| {
+dock_test!(rm_flag_removes_everything, |d: &Dock| {
     d.busybox();
     let out = d.run(&[
         "--rm",
@@ -269,7 +322,7 @@ dock_test!(rm_flag_removes_everything, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(force_rm_kills_a_running_container, [], |d: &Dock| {
+dock_test!(force_rm_kills_a_running_container, |d: &Dock| {
     d.busybox();
     d.run(&["-d", "--name", "victim", "busybox", "sleep", "60"])
         .assert_ok();
@@ -277,146 +330,7 @@ dock_test!(force_rm_kills_a_running_container, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(exit_statuses_are_dockers, [], |d: &Dock| {
-    d.busybox();
-    assert_eq!(d.run(&["--rm", "busybox", "true"]).code(), Some(0));
-    assert_eq!(
-        d.run(&["--rm", "busybox", "sh", "-c", "exit 3"]).code(),
-        Some(3)
-    );
-    let out = d.run(&["--rm", "nosuchimage"]);
-    assert_eq!(out.code(), Some(125), "{out}");
-    assert!(
-        out.stderr
-            .contains("Unable to find image 'nosuchimage:latest' locally"),
-        "{out}"
-    );
-    assert_eq!(
-        d.run(&["--rm", "--bogus-flag", "busybox"]).code(),
-        Some(125)
-    );
-    let out = d.run(&["--rm", "busybox", "/etc/passwd"]);
-    assert_eq!(out.code(), Some(126), "{out}");
-    let out = d.run(&["--rm", "busybox", "/etc"]);
-    assert_eq!(out.code(), Some(126), "{out}");
-    let out = d.run(&["--rm", "busybox", "nosuchcommand"]);
-    assert_eq!(out.code(), Some(127), "{out}");
-    assert_eq!(
-        out.stderr,
-        "dock: exec: \"nosuchcommand\": executable file not found in $PATH\n"
-    );
-    // Killed by SIGKILL while the foreground run waits: 128 + 9.
-    let mut c = d.cmd(&[
-        "run",
-        "--cgroup-parent",
-        &d.cgroup_parent,
-        "--rm",
-        "--name",
-        "kk",
-        "busybox",
-        "sleep",
-        "60",
-    ]);
-    c.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = c.spawn().unwrap();
-    host::wait_until(Duration::from_secs(10), "the container to run", || {
-        ps_status(d, "kk").starts_with("Up").then_some(())
-    });
-    d.dock(&["kill", "kk"]).assert_ok();
-    let status = host::wait_child(&mut child, Duration::from_secs(20), "dock run");
-    assert_eq!(status.code(), Some(137));
-    d.assert_clean();
-});
-
-dock_test!(
-    bad_flags_fail_with_one_line_and_leave_nothing,
-    [],
-    |d: &Dock| {
-        d.busybox();
-        let before = d.store_snapshot();
-        let vol_dir = d.root().join("volumes");
-        for (args, needle) in [
-            (
-                vec!["-v", "relative:dir", "busybox", "true"],
-                "invalid volume specification",
-            ),
-            (
-                vec!["-v", "/h:/c:bogus", "busybox", "true"],
-                "invalid volume specification",
-            ),
-            (
-                vec!["-v", "a:/c", "busybox", "true"],
-                "invalid volume specification",
-            ),
-            (
-                vec!["-e", "=x", "busybox", "true"],
-                "invalid environment variable",
-            ),
-            (vec!["-u", "a:b:c", "busybox", "true"], "invalid user"),
-            (
-                vec!["-u", "nosuchuser", "busybox", "true"],
-                "unable to find user nosuchuser",
-            ),
-            (
-                vec!["-u", "root:nosuchgroup", "busybox", "true"],
-                "unable to find group",
-            ),
-            (vec!["--memory", "lots", "busybox", "true"], "--memory"),
-            (vec!["--cpus", "0", "busybox", "true"], "--cpus"),
-            (
-                vec!["--cap-add", "FLYING", "busybox", "true"],
-                "unknown capability",
-            ),
-            (
-                vec!["--network", "nowhere", "busybox", "true"],
-                "network nowhere not found",
-            ),
-            (
-                vec!["-w", "relative", "busybox", "true"],
-                "working directory",
-            ),
-            (
-                vec!["--name", "bad/name", "busybox", "true"],
-                "Invalid container name",
-            ),
-            (
-                vec!["-v", "newvol:/data", "busybox", "nosuchcommand"],
-                "executable file not found",
-            ),
-        ] {
-            let out = d.run(&args);
-            assert!(
-                matches!(out.code(), Some(125) | Some(127)),
-                "{args:?}:\n{out}"
-            );
-            assert_eq!(out.stderr.lines().count(), 1, "{args:?}: one line:\n{out}");
-            assert!(
-                out.stderr.contains(needle),
-                "{args:?}: wanted {needle:?}:\n{out}"
-            );
-            assert!(d.containers().is_empty(), "{args:?} left a container");
-            assert_eq!(
-                d.store_snapshot()
-                    .into_iter()
-                    .filter(|p| !p.starts_with("volumes/newvol"))
-                    .collect::<Vec<_>>(),
-                before,
-                "{args:?} changed the store"
-            );
-        }
-        let _ = vol_dir;
-        d.run(&["--name", "taken", "busybox", "true"]).assert_ok();
-        let out = d.run(&["--name", "taken", "busybox", "true"]);
-        assert_eq!(out.code(), Some(125));
-        assert!(out.stderr.contains("is already in use"), "{out}");
-        d.dock(&["rm", "taken"]).assert_ok();
-        let _ = d.dock(&["volume", "rm", "newvol"]);
-        d.assert_clean();
-    }
-);
-
-dock_test!(create_then_start, [], |d: &Dock| {
+dock_test!(create_then_start, |d: &Dock| {
     d.busybox();
     let out = d.dock(&[
         "create",
@@ -446,7 +360,7 @@ dock_test!(create_then_start, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
+dock_test!(capabilities_privileged_and_read_only, |d: &Dock| {
     d.busybox();
     let caps = |args: &[&str]| -> (String, String) {
         let mut a = vec!["--rm"];
@@ -523,7 +437,7 @@ dock_test!(capabilities_privileged_and_read_only, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
+dock_test!(entrypoint_user_hostname_env_file, |d: &Dock| {
     d.busybox();
     let env =
         crate::dock::tarballs::write_tmp(d, "env", "# a comment\nFROM_FILE=yes\n\nBOTH=file\n");
@@ -573,7 +487,7 @@ dock_test!(entrypoint_user_hostname_env_file, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
+dock_test!(later_commands_use_the_containers_runtime, |d: &Dock| {
     d.busybox();
     d.run(&["-d", "--name", "rt", "busybox", "sleep", "60"])
         .assert_ok();
@@ -603,7 +517,7 @@ dock_test!(later_commands_use_the_containers_runtime, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(image_stopsignal_and_volumes, [], |d: &Dock| {
+dock_test!(image_stopsignal_and_volumes, |d: &Dock| {
     let tar = crate::dock::tarballs::busybox_tar().display().to_string();
     d.dock(&[
         "import",
@@ -634,13 +548,10 @@ dock_test!(image_stopsignal_and_volumes, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(container_signals_start_unblocked, [], |d: &Dock| {
+dock_test!(container_signals_start_unblocked, |d: &Dock| {
     d.busybox();
     // dock's monitor reads signals from a signalfd: none of that may reach the container.
     for extra in [&[][..], &["-t"][..]] {
-        if !extra.is_empty() && !d.has(crate::dock::Feature::Terminal) {
-            continue;
-        }
         let mut args = vec!["--rm"];
         args.extend_from_slice(extra);
         args.extend([
@@ -660,6 +571,58 @@ dock_test!(container_signals_start_unblocked, [], |d: &Dock| {
         assert_eq!(v[0], 0, "{args:?}: signals blocked:\n{out}");
         // dock ignores SIGPIPE (as every Rust program); the container must not inherit that.
         assert_eq!(v[1] & (1 << 12), 0, "{args:?}: SIGPIPE ignored:\n{out}");
+    }
+    d.assert_clean();
+});
+
+dock_test!(
+    logs_keep_order_and_every_line_of_a_large_output,
+    |d: &Dock| {
+        d.busybox();
+        let script = "echo o1; sleep 0.1; echo e1 >&2; sleep 0.1; echo o2; sleep 0.1; echo e2 >&2; sleep 0.1; seq 1 200000";
+        d.run(&["--name", "mix", "busybox", "sh", "-c", script])
+            .assert_ok();
+        // Both streams into one pipe: the lines come in the order the container wrote them.
+        let line = format!(
+            "{} --root {} logs mix 2>&1",
+            crate::dock::harness::dock_bin().display(),
+            d.root().display()
+        );
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", &line]);
+        let out = d.out(c);
+        out.assert_ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines[..4],
+            ["o1", "e1", "o2", "e2"],
+            "{}",
+            &out.stdout[..40]
+        );
+        assert_eq!(lines.len(), 200_004);
+        assert_eq!(lines.last(), Some(&"200000"));
+        let tail = d.dock(&["logs", "--tail", "3", "mix"]);
+        assert_eq!(tail.stdout, "199998\n199999\n200000\n");
+        d.dock(&["rm", "mix"]).assert_ok();
+        d.assert_clean();
+    }
+);
+
+dock_test!(a_given_cgroup_parent_is_left_alone, |d: &Dock| {
+    d.busybox();
+    // The user's own parent (made before, in every hierarchy): dock runs in it, never
+    // removes it (it may hold the limits of a group of containers).
+    let made: Vec<_> = host::cgroup_hierarchies()
+        .into_iter()
+        .map(|h| h.join(d.cgroup_parent.trim_start_matches('/')))
+        .filter(|p| fs::create_dir(p).is_ok())
+        .collect();
+    assert!(!made.is_empty());
+    let out = d.run(&["--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    out.assert_ok();
+    assert!(out.stdout.contains(&d.cgroup_parent), "{out}");
+    for p in &made {
+        assert!(p.is_dir(), "{} was removed", p.display());
     }
     d.assert_clean();
 });

@@ -1,15 +1,11 @@
 //! What needs a runtime feature beyond create/start/kill/delete: exec, terminals, pause and
-//! resource limits. Each names the feature; berth's run is skipped while it is in
-//! `BERTH_LACKS` (mod.rs), the runc run always goes.
+//! resource limits.
 
+use super::containers::ps_status;
 use super::dock_test;
 use super::harness::Dock;
 
-fn ps_status(d: &Dock, name: &str) -> String {
-    super::containers::ps_status(d, name)
-}
-
-dock_test!(exec_runs_in_the_container, [Exec], |d: &Dock| {
+dock_test!(exec_runs_in_the_container, |d: &Dock| {
     d.busybox();
     d.run(&[
         "-d",
@@ -53,25 +49,21 @@ dock_test!(exec_runs_in_the_container, [Exec], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(
-    tty_comes_through_the_console_socket,
-    [Terminal],
-    |d: &Dock| {
-        d.busybox();
-        let out = d.run(&["--rm", "-t", "busybox", "sh", "-c", "tty; echo $TERM"]);
-        out.assert_ok();
-        assert_eq!(out.stdout.replace('\r', ""), "/dev/pts/0\nxterm\n", "{out}");
-        d.run(&["-d", "--name", "tt", "busybox", "sleep", "60"])
-            .assert_ok();
-        let out = d.dock(&["exec", "-t", "tt", "tty"]);
-        out.assert_ok();
-        assert!(out.stdout.starts_with("/dev/pts/"), "{out}");
-        d.dock(&["rm", "-f", "tt"]).assert_ok();
-        d.assert_clean();
-    }
-);
+dock_test!(tty_comes_through_the_console_socket, |d: &Dock| {
+    d.busybox();
+    let out = d.run(&["--rm", "-t", "busybox", "sh", "-c", "tty; echo $TERM"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.replace('\r', ""), "/dev/pts/0\nxterm\n", "{out}");
+    d.run(&["-d", "--name", "tt", "busybox", "sleep", "60"])
+        .assert_ok();
+    let out = d.dock(&["exec", "-t", "tt", "tty"]);
+    out.assert_ok();
+    assert!(out.stdout.starts_with("/dev/pts/"), "{out}");
+    d.dock(&["rm", "-f", "tt"]).assert_ok();
+    d.assert_clean();
+});
 
-dock_test!(pause_and_unpause, [Pause], |d: &Dock| {
+dock_test!(pause_and_unpause, |d: &Dock| {
     d.busybox();
     d.run(&["-d", "--name", "pp", "busybox", "sleep", "60"])
         .assert_ok();
@@ -87,7 +79,7 @@ dock_test!(pause_and_unpause, [Pause], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(resource_flags_reach_the_cgroup, [Resources], |d: &Dock| {
+dock_test!(resource_flags_reach_the_cgroup, |d: &Dock| {
     d.busybox();
     let out = d.run(&["--rm", "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "busybox", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
     out.assert_ok();
@@ -95,7 +87,7 @@ dock_test!(resource_flags_reach_the_cgroup, [Resources], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(interactive_terminal_with_it, [Terminal], |d: &Dock| {
+dock_test!(interactive_terminal_with_it, |d: &Dock| {
     let path = std::env::var_os("PATH").unwrap_or_default();
     if !std::env::split_paths(&path).any(|d| d.join("script").exists()) {
         println!("skipping: no script(1) (util-linux) to give dock a terminal");

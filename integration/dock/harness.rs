@@ -1,7 +1,6 @@
 //! `Dock`: one scratch `--root`, one runtime, one cgroup parent; the dock binary driven as a
 //! user would, and checks that nothing is left on the host.
 
-use super::{Feature, BERTH_LACKS};
 use crate::common::{is_root, Out, CMD_TIMEOUT};
 use crate::host::{self, HostDir};
 use std::fs::{self, File};
@@ -18,8 +17,6 @@ pub struct Dock {
     root: HostDir,
     work: HostDir,
     pub runtime: PathBuf,
-    /// The berth run (features in BERTH_LACKS are missing), not the runc one.
-    berth: bool,
     /// `--cgroup-parent` of every container this test runs: `/dock-it-<pid>-<n>`.
     pub cgroup_parent: String,
 }
@@ -30,22 +27,15 @@ pub fn dock_bin() -> PathBuf {
 
 impl Dock {
     /// `None` (after a "skipping" line) when the test cannot run here on that runtime.
-    pub fn for_runtime(which: Which, features: &[Feature]) -> Option<Dock> {
+    pub fn for_runtime(which: Which) -> Option<Dock> {
         if !is_root() {
             println!("skipping: dock tests need root");
             return None;
         }
-        let berth = matches!(which, Which::Berth);
         let runtime = match which {
-            Which::Berth => {
-                if let Some(f) = features.iter().find(|f| BERTH_LACKS.contains(f)) {
-                    println!("skipping on berth: it lacks {f:?} (dock::BERTH_LACKS); the runc run covers it");
-                    return None;
-                }
-                std::env::var_os("DOCK_TEST_RUNTIME")
-                    .filter(|v| !v.is_empty())
-                    .map_or_else(crate::common::berth_bin, PathBuf::from)
-            }
+            Which::Berth => std::env::var_os("DOCK_TEST_RUNTIME")
+                .filter(|v| !v.is_empty())
+                .map_or_else(crate::common::berth_bin, PathBuf::from),
             Which::Runc => {
                 let runc = std::env::var_os("DOCK_TEST_RUNC")
                     .map_or_else(|| PathBuf::from("/usr/sbin/runc"), PathBuf::from);
@@ -64,14 +54,8 @@ impl Dock {
             root: HostDir::new(),
             work: HostDir::new(),
             runtime,
-            berth,
             cgroup_parent,
         })
-    }
-
-    /// Whether the runtime under test has a feature (for a test's optional part).
-    pub fn has(&self, f: Feature) -> bool {
-        !(self.berth && BERTH_LACKS.contains(&f))
     }
 
     pub fn root(&self) -> &Path {
@@ -79,14 +63,33 @@ impl Dock {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_on(&self.runtime, args)
+    }
+
+    /// `cmd` with another runtime.
+    pub fn cmd_on(&self, runtime: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(dock_bin());
         c.arg("--root")
             .arg(self.root())
             .arg("--runtime")
-            .arg(&self.runtime)
+            .arg(runtime)
             .args(args);
         c.stdin(Stdio::null());
         c
+    }
+
+    /// A runtime that runs the shell snippet `intercept` (the arguments in "$@") and then
+    /// hands over to the one under test: a test's way to make it hang or refuse.
+    pub fn wrapped_runtime(&self, name: &str, intercept: &str) -> PathBuf {
+        let path = self.scratch("runtimes").join(name);
+        let script = format!(
+            "#!/bin/sh\n{intercept}\nexec {} \"$@\"\n",
+            self.runtime.display()
+        );
+        fs::write(&path, script).expect("write the wrapper runtime");
+        let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        fs::set_permissions(&path, exec).expect("chmod the wrapper runtime");
+        path
     }
 
     /// Runs a prepared command to completion with its output in files.
@@ -177,18 +180,27 @@ impl Dock {
                 })
                 .unwrap_or_default()
         };
+        let mut containers = dirs("containers");
+        containers.retain(|n| n != ".names");
+        assert_eq!(containers, Vec::<String>::new(), "container dirs left");
         assert_eq!(
-            dirs("containers"),
+            dirs("containers/.names"),
             Vec::<String>::new(),
-            "container dirs left"
+            "container names left taken"
         );
         assert_eq!(dirs("runtime"), Vec::<String>::new(), "runtime state left");
         assert_eq!(dirs("sock"), Vec::<String>::new(), "console sockets left");
         assert_eq!(dirs("tmp"), Vec::<String>::new(), "staging left");
         let mounts = host::mounts_under(self.root());
         assert!(mounts.is_empty(), "mounts left: {mounts:?}");
-        let cg = host::existing_cgroup_dirs(&self.cgroup_parent);
-        assert!(cg.is_empty(), "cgroups left: {cg:?}");
+        // The parent itself is the test's (dock leaves a parent it was given); nothing below.
+        let cg: Vec<_> = host::existing_cgroup_dirs(&self.cgroup_parent)
+            .iter()
+            .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        assert!(cg.is_empty(), "container cgroups left: {cg:?}");
         let procs = host::procs_in_cgroup(&self.cgroup_parent);
         assert!(procs.is_empty(), "processes left: {procs:?}");
     }

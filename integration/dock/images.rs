@@ -15,7 +15,7 @@ fn inspect(d: &Dock, what: &str) -> Value {
     v[0].clone()
 }
 
-dock_test!(import_then_run_prints_output, [], |d: &Dock| {
+dock_test!(import_then_run_prints_output, |d: &Dock| {
     let tar = crate::dock::tarballs::busybox_tar();
     // gzip-compressed input, as `docker import` takes it.
     let gz = d.scratch("in").join("busybox.tar.gz");
@@ -40,7 +40,7 @@ dock_test!(import_then_run_prints_output, [], |d: &Dock| {
     run.assert_ok();
     assert_eq!(run.stdout, "hello from dock\n", "{run}");
     let img = inspect(d, "busybox:1.0");
-    assert_eq!(img["RootFS"]["diff_ids"].as_array().map(Vec::len), Some(1));
+    assert_eq!(img["RootFS"]["Layers"].as_array().map(Vec::len), Some(1));
     d.assert_clean();
 });
 
@@ -66,7 +66,7 @@ fn whiteout_archive() -> Vec<u8> {
     docker_save(&[base, extra, l2.finish()], None, "wh:latest", &["sh"])
 }
 
-dock_test!(load_docker_save_honours_whiteouts, [], |d: &Dock| {
+dock_test!(load_docker_save_honours_whiteouts, |d: &Dock| {
     let ar = d.scratch("in").join("wh.tar");
     fs::write(&ar, whiteout_archive()).unwrap();
     let out = d.dock(&["load", "-i", ar.to_str().unwrap()]);
@@ -101,7 +101,7 @@ dock_test!(load_docker_save_honours_whiteouts, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(save_then_load_keeps_digests, [], |d: &Dock| {
+dock_test!(save_then_load_keeps_digests, |d: &Dock| {
     d.busybox();
     let ar = d.scratch("out").join("bb.tar");
     let before = inspect(d, "busybox");
@@ -121,9 +121,13 @@ dock_test!(save_then_load_keeps_digests, [], |d: &Dock| {
     }
     let out = d.dock(&["rmi", "busybox"]);
     out.assert_ok();
-    assert!(
-        out.stdout.contains("Untagged: busybox:latest") && out.stdout.contains("Deleted: sha256:"),
-        "{out}"
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Untagged: busybox:latest\nDeleted: {}\n",
+            before["Id"].as_str().unwrap()
+        ),
+        "docker's lines, and no echo of the argument"
     );
     assert_eq!(
         fs::read_dir(d.root().join("layers")).unwrap().count(),
@@ -141,7 +145,77 @@ dock_test!(save_then_load_keeps_digests, [], |d: &Dock| {
     d.assert_clean();
 });
 
-dock_test!(tag_and_rmi_follow_docker, [], |d: &Dock| {
+dock_test!(
+    save_names_what_was_asked_and_load_takes_many_names,
+    |d: &Dock| {
+        d.busybox();
+        let mut names = vec!["busybox:latest".to_string()];
+        for i in 0..70 {
+            let n = format!("many:t{i}");
+            d.dock(&["tag", "busybox", &n]).assert_ok();
+            names.push(n);
+        }
+        let entries = |ar: &std::path::Path, file: &str| -> Value {
+            let mut a = tar::Archive::new(fs::File::open(ar).unwrap());
+            let mut e = a
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap())
+                .find(|e| e.path().unwrap().to_str() == Some(file))
+                .unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            serde_json::from_str(&text).unwrap()
+        };
+        let dir = d.scratch("many");
+        // One name asked (twice): only it is written, once; by ID: no name (as docker).
+        let one = dir.join("one.tar");
+        d.dock(&["save", "-o", one.to_str().unwrap(), "many:t3", "many:t3"])
+            .assert_ok();
+        assert_eq!(
+            entries(&one, "manifest.json")[0]["RepoTags"],
+            serde_json::json!(["many:t3"])
+        );
+        assert_eq!(
+            entries(&one, "index.json")["manifests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let id = inspect(d, "busybox")["Id"].as_str().unwrap().to_string();
+        let by_id = dir.join("id.tar");
+        d.dock(&["save", "-o", by_id.to_str().unwrap(), &id])
+            .assert_ok();
+        assert_eq!(
+            entries(&by_id, "manifest.json")[0]["RepoTags"],
+            serde_json::json!([])
+        );
+        // All 71 names of one image: one manifest, 71 index entries; loaded back, all 71 names.
+        let all = dir.join("all.tar");
+        let mut args = vec!["save", "-o", all.to_str().unwrap()];
+        args.extend(names.iter().map(String::as_str));
+        d.dock(&args).assert_ok();
+        assert_eq!(entries(&all, "manifest.json").as_array().unwrap().len(), 1);
+        assert_eq!(
+            entries(&all, "index.json")["manifests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            71
+        );
+        let out = d.dock(&["rmi", "-f", &id]);
+        out.assert_ok();
+        assert_eq!(d.dock(&["images", "-q"]).stdout, "", "{out}");
+        let out = d.dock(&["load", "-i", all.to_str().unwrap()]);
+        out.assert_ok();
+        assert_eq!(out.stdout.lines().count(), 71, "{out}");
+        assert_eq!(d.dock(&["images", "-q"]).stdout.lines().count(), 71);
+        d.assert_clean();
+    }
+);
+
+dock_test!(tag_and_rmi_follow_docker, |d: &Dock| {
     d.busybox();
     d.dock(&["tag", "busybox", "other/name:v2"]).assert_ok();
     let imgs = d
@@ -161,7 +235,8 @@ dock_test!(tag_and_rmi_follow_docker, [], |d: &Dock| {
     );
     // A container (even stopped) keeps its image from rmi unless -f.
     d.run(&["--name", "user", "busybox", "true"]).assert_ok();
-    d.dock(&["rmi", "other/name:v2"]).assert_ok();
+    let out = d.dock(&["rmi", "other/name:v2"]);
+    assert_eq!(out.stdout, "Untagged: other/name:v2\n", "{out}");
     let out = d.dock(&["rmi", "busybox"]);
     out.assert_failed();
     assert!(
@@ -201,115 +276,111 @@ fn refused(d: &Dock, cmd: &str, data: &[u8], escape: &std::path::Path, why: &str
     );
 }
 
-dock_test!(
-    hostile_tarballs_are_refused_without_a_trace,
-    [],
-    |d: &Dock| {
-        d.busybox();
-        let outside = d.scratch("outside");
-        let target = outside.join("pwned");
-        let rel = format!("../../../../../../../..{}", target.display());
-        refused(
-            d,
-            "import",
-            &Layer::new().file(&rel, "x").finish(),
-            &target,
-            "a '..' path",
-        );
-        refused(
-            d,
-            "import",
-            &Layer::new().file(target.to_str().unwrap(), "x").finish(),
-            &target,
-            "an absolute path",
-        );
-        let mut l = Layer::new();
-        l.symlink("link", outside.to_str().unwrap())
-            .file("link/pwned", "x");
-        refused(d, "import", &l.finish(), &target, "a symlink leading out");
-        let mut l = Layer::new();
-        l.symlink("up", "../../../../../../../..")
-            .file(&format!("up{}", target.display()), "x");
-        refused(
-            d,
-            "import",
-            &l.finish(),
-            &target,
-            "a relative symlink leading out",
-        );
-        let mut l = Layer::new();
-        l.hardlink("passwd", "../../../../../../etc/passwd");
-        refused(d, "import", &l.finish(), &target, "a hardlink leading out");
-        let mut l = Layer::new();
-        l.symlink("etc", "/etc").hardlink("shadow", "etc/shadow");
-        refused(
-            d,
-            "import",
-            &l.finish(),
-            &target,
-            "a hardlink through a symlink",
-        );
-        let mut gz = gzip(&Layer::new().file("a", "hello").finish());
-        let mid = gz.len() / 2;
-        gz[mid] ^= 0xff;
-        gz.truncate(gz.len() - 4);
-        refused(d, "import", &gz, &target, "a corrupt gzip stream");
-        let good = Layer::new().file("a", "a").finish();
-        let wrong = vec![sha256(b"something else")];
-        refused(
-            d,
-            "load",
-            &docker_save(
-                std::slice::from_ref(&good),
-                Some(wrong),
-                "bad:latest",
-                &["sh"],
-            ),
-            &target,
-            "a diff ID that does not match",
-        );
-        // A docker-save whose layer escapes is refused as a whole too.
-        let evil = Layer::new().file(&rel, "x").finish();
-        refused(
-            d,
-            "load",
-            &docker_save(&[good, evil], None, "bad:latest", &["sh"]),
-            &target,
-            "a hostile second layer",
-        );
-        // An OCI archive (dock save's) with one blob's content changed under its name.
-        let saved = d.scratch("saved").join("bb.tar");
-        d.dock(&["save", "-o", saved.to_str().unwrap(), "busybox"])
-            .assert_ok();
-        let mut tampered = tar::Builder::new(Vec::new());
-        let mut ar = tar::Archive::new(fs::File::open(&saved).unwrap());
-        for e in ar.entries().unwrap() {
-            let mut e = e.unwrap();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            let mut h = e.header().clone();
-            let path = e.path().unwrap().into_owned();
-            if path.starts_with("blobs/sha256") && data.len() > 10_000 {
-                let n = data.len() - 600;
-                data[n] ^= 1;
-            }
-            h.set_size(data.len() as u64);
-            tampered.append_data(&mut h, &path, &data[..]).unwrap();
+dock_test!(hostile_tarballs_are_refused_without_a_trace, |d: &Dock| {
+    d.busybox();
+    let outside = d.scratch("outside");
+    let target = outside.join("pwned");
+    let rel = format!("../../../../../../../..{}", target.display());
+    refused(
+        d,
+        "import",
+        &Layer::new().file(&rel, "x").finish(),
+        &target,
+        "a '..' path",
+    );
+    refused(
+        d,
+        "import",
+        &Layer::new().file(target.to_str().unwrap(), "x").finish(),
+        &target,
+        "an absolute path",
+    );
+    let mut l = Layer::new();
+    l.symlink("link", outside.to_str().unwrap())
+        .file("link/pwned", "x");
+    refused(d, "import", &l.finish(), &target, "a symlink leading out");
+    let mut l = Layer::new();
+    l.symlink("up", "../../../../../../../..")
+        .file(&format!("up{}", target.display()), "x");
+    refused(
+        d,
+        "import",
+        &l.finish(),
+        &target,
+        "a relative symlink leading out",
+    );
+    let mut l = Layer::new();
+    l.hardlink("passwd", "../../../../../../etc/passwd");
+    refused(d, "import", &l.finish(), &target, "a hardlink leading out");
+    let mut l = Layer::new();
+    l.symlink("etc", "/etc").hardlink("shadow", "etc/shadow");
+    refused(
+        d,
+        "import",
+        &l.finish(),
+        &target,
+        "a hardlink through a symlink",
+    );
+    let mut gz = gzip(&Layer::new().file("a", "hello").finish());
+    let mid = gz.len() / 2;
+    gz[mid] ^= 0xff;
+    gz.truncate(gz.len() - 4);
+    refused(d, "import", &gz, &target, "a corrupt gzip stream");
+    let good = Layer::new().file("a", "a").finish();
+    let wrong = vec![sha256(b"something else")];
+    refused(
+        d,
+        "load",
+        &docker_save(
+            std::slice::from_ref(&good),
+            Some(wrong),
+            "bad:latest",
+            &["sh"],
+        ),
+        &target,
+        "a diff ID that does not match",
+    );
+    // A docker-save whose layer escapes is refused as a whole too.
+    let evil = Layer::new().file(&rel, "x").finish();
+    refused(
+        d,
+        "load",
+        &docker_save(&[good, evil], None, "bad:latest", &["sh"]),
+        &target,
+        "a hostile second layer",
+    );
+    // An OCI archive (dock save's) with one blob's content changed under its name.
+    let saved = d.scratch("saved").join("bb.tar");
+    d.dock(&["save", "-o", saved.to_str().unwrap(), "busybox"])
+        .assert_ok();
+    let mut tampered = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(fs::File::open(&saved).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        if path.starts_with("blobs/sha256") && data.len() > 10_000 {
+            let n = data.len() - 600;
+            data[n] ^= 1;
         }
-        refused(
-            d,
-            "load",
-            &tampered.into_inner().unwrap(),
-            &target,
-            "an OCI blob that does not match its digest",
-        );
-        // The store still works.
-        d.run(&["--rm", "busybox", "true"]).assert_ok();
-        d.assert_clean();
+        h.set_size(data.len() as u64);
+        tampered.append_data(&mut h, &path, &data[..]).unwrap();
     }
-);
+    refused(
+        d,
+        "load",
+        &tampered.into_inner().unwrap(),
+        &target,
+        "an OCI blob that does not match its digest",
+    );
+    // The store still works.
+    d.run(&["--rm", "busybox", "true"]).assert_ok();
+    d.assert_clean();
+});
 
-dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
+dock_test!(zstd_layers_import_and_load, |d: &Dock| {
     let raw = fs::read(crate::dock::tarballs::busybox_tar()).unwrap();
     let zst = d.scratch("in").join("busybox.tar.zst");
     fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
@@ -320,6 +391,55 @@ dock_test!(zstd_layers_import_and_load, [], |d: &Dock| {
     assert!(run.stdout.starts_with("root:x:0:0"), "{run}");
     // The diff ID is the uncompressed tar's digest, whatever the compression.
     let v: Value = serde_json::from_str(&d.dock(&["inspect", "zbox"]).stdout).unwrap();
-    assert_eq!(v[0]["RootFS"]["diff_ids"][0], sha256(&raw));
+    assert_eq!(v[0]["RootFS"]["Layers"][0], sha256(&raw));
+    // load: a docker-save archive whose layer is zstd, its diff ID the plain tar's.
+    let zlayer = zstd::encode_all(&raw[..], 3).unwrap();
+    let ar = d.scratch("in").join("zload.tar");
+    fs::write(
+        &ar,
+        docker_save(&[zlayer], Some(vec![sha256(&raw)]), "zload:latest", &["sh"]),
+    )
+    .unwrap();
+    d.dock(&["load", "-i", ar.to_str().unwrap()]).assert_ok();
+    let run = d.run(&["--rm", "zload", "cat", "/etc/passwd"]);
+    assert!(run.stdout.starts_with("root:x:0:0"), "{run}");
+    assert_eq!(inspect(d, "zload")["RootFS"]["Layers"][0], sha256(&raw));
+    d.assert_clean();
+});
+
+dock_test!(store_blobs_are_checked_when_read, |d: &Dock| {
+    d.busybox();
+    let img = inspect(d, "busybox");
+    let blob = |digest: &str| {
+        d.root()
+            .join("images/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    // A layer blob changed on disk: save fails and leaves no archive behind.
+    let layer = blob(img["RootFS"]["Layers"][0].as_str().unwrap());
+    let mut bytes = fs::read(&layer).unwrap();
+    let n = bytes.len() - 700;
+    bytes[n] ^= 1;
+    fs::write(&layer, &bytes).unwrap();
+    let out_dir = d.scratch("out");
+    let ar = out_dir.join("bb.tar");
+    let out = d.dock(&["save", "-o", ar.to_str().unwrap(), "busybox"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("is corrupt"), "{out}");
+    assert_eq!(
+        fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "save left a file"
+    );
+    // The image config changed on disk: the image is refused wherever it is read.
+    let config = blob(img["Id"].as_str().unwrap());
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"sh\"", "\"id\"");
+    fs::write(&config, text).unwrap();
+    let out = d.run(&["--rm", "busybox"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(out.stderr.contains("is corrupt"), "{out}");
+    assert!(d.containers().is_empty());
     d.assert_clean();
 });

@@ -357,6 +357,25 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Each hierarchy's cgroup.procs, open for writing: a process writes "0" to each to join the
+    /// cgroup itself (`exec`'s child, before it enters the container's namespaces, where these
+    /// paths may not exist).
+    pub fn procs_files(&self) -> Result<Vec<(PathBuf, OwnedFd)>, CgroupError> {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let procs = d.path.join("cgroup.procs");
+                let fd = rustix::fs::open(
+                    &procs,
+                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map_err(|e| io_err("opening", &procs)(e.into()))?;
+                Ok((procs, fd))
+            })
+            .collect()
+    }
+
     /// Every process in the container's cgroup, and in cgroups the container made below it.
     pub fn pids(&self) -> Vec<i32> {
         // The unified dir on a cgroup2-only host, else a v1 one (the v2 tree of a hybrid host

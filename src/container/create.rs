@@ -59,6 +59,10 @@ struct Cleanup {
     cgroup: Option<Cgroup>,
     child: Option<(i32, Option<OwnedFd>)>,
     shared_root: Option<SharedRoot>,
+    /// In a shared mount namespace, a copy of the parent's end of the channel: shut down, it
+    /// tells the init to detach the rootfs bind it attached there (init::run) before it is
+    /// killed, whatever step it was at.
+    shared_chan: Option<OwnedFd>,
     /// Run once the rest is undone (the lifecycle goes on to delete's steps, as under runc).
     poststop: Vec<hooks::Hook>,
     stopped_state: Vec<u8>,
@@ -67,6 +71,15 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some((pid, pidfd)) = self.child.take() {
+            if let (Some(chan), Some(fd)) = (self.shared_chan.take(), &pidfd) {
+                let _ = net::shutdown(&chan, net::Shutdown::Both);
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let five_s = rustix::event::Timespec {
+                    tv_sec: 5,
+                    tv_nsec: 0,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&five_s));
+            }
             match &pidfd {
                 Some(fd) => {
                     let _ = rustix::process::pidfd_send_signal(
@@ -196,6 +209,7 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
         cgroup: None,
         child: None,
         shared_root: None,
+        shared_chan: None,
         poststop: std::mem::take(&mut hooks.poststop),
         stopped_state: Vec::new(),
     };
@@ -256,10 +270,10 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
         _ => None,
     };
     let (parent_end, init_end) = channel::pair().map_err(sys_err("creating the init channel"))?;
-    namespaces::join(&plan.namespaces.join_in_parent).map_err(Error::Init)?;
     // The init starts inside its cgroup2 directory (CLONE_INTO_CGROUP); a kernel without it
     // (before 5.7) gets the plain clone, and the init joins that directory too. A user
-    // namespace joined by path comes first (see userns::clone_init).
+    // namespace joined by path comes first, pid and time namespaces joined by path apply to the
+    // init only (see userns::clone_init).
     let into = cg.clone_into_fd();
     let (forked, joined) =
         userns::clone_init(&mut plan.namespaces, into.as_ref().map(|f| f.as_fd()))
@@ -280,6 +294,9 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     // seeing the init go away.
     plan.terminal = None;
     cleanup.child = Some((pid, pidfd));
+    if !plan.rootfs.own_mount_ns {
+        cleanup.shared_chan = parent_end.0.try_clone().ok();
+    }
     if let Some(u) = &plan.userns {
         u.write_maps(pid).map_err(|e| Error::Init(e.to_string()))?;
     }
@@ -463,18 +480,6 @@ fn hand_to_seccomp_agent(
     fd: i32,
     cleanup: &Cleanup,
 ) -> Result<(), Error> {
-    let listener = plan
-        .seccomp
-        .as_ref()
-        .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| Error::Init("the init sent a seccomp listener nobody asked for".into()))?;
-    let pidfd = cleanup
-        .child
-        .as_ref()
-        .and_then(|(_, p)| p.as_ref())
-        .ok_or_else(|| Error::Init("no pidfd for the container's init".into()))?;
-    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| sys_err("copying the seccomp listener from the init")(e.into()))?;
     let c = seccomp::notify::Container {
         id: &st.id,
         pid,
@@ -484,10 +489,9 @@ fn hand_to_seccomp_agent(
         bundle,
         annotations: &st.annotations,
     };
-    seccomp::notify::send(listener, &c, copy.as_fd()).map_err(sys_err(format!(
-        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
-        listener.path.display()
-    )))
+    let pidfd = cleanup.child.as_ref().and_then(|(_, p)| p.as_ref());
+    seccomp::notify::hand_over(plan.seccomp.as_ref(), pidfd.map(|p| p.as_fd()), fd, &c)
+        .map_err(Error::Init)
 }
 
 /// The start socket, bound through /proc/self/fd so that long state paths fit sun_path.

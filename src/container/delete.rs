@@ -5,7 +5,6 @@
 //! process; what remains on the host is the cgroup and the state dir (and, for a container
 //! without a mount namespace of its own, the rootfs bind: rootfs::shared).
 
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -111,7 +110,6 @@ fn stop(st: &State) {
                 tv_nsec: 0,
             }),
         );
-        let _ = fd.as_fd();
     } else {
         let deadline = Instant::now() + Duration::from_secs(10);
         while st.init_alive() && Instant::now() < deadline {

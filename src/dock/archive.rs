@@ -246,9 +246,15 @@ pub fn save(store: &Store, images: &[Image], out: impl Write) -> Result<()> {
                 continue;
             }
             let path = store.blob_path(b)?;
-            let mut f = File::open(&path).ctx("opening", &path)?;
+            let f = File::open(&path).ctx("opening", &path)?;
+            let len = f.metadata().ctx("reading", &path)?.len();
             let name = format!("blobs/sha256/{}", &b[7..]);
-            tar.append_file(&name, &mut f).map_err(werr)?;
+            // Hashed on the way out: a blob changed on disk fails the save.
+            let mut hashed = HashReader::new(f);
+            let mut h = header(len, tar::EntryType::Regular, 0o644);
+            tar.append_data(&mut h, &name, &mut hashed).map_err(werr)?;
+            let (got, _, _) = hashed.finish().ctx("reading", &path)?;
+            crate::dock::digest::check(&got, b, &path)?;
             written.push(b.clone());
         }
         let size = fs::metadata(store.blob_path(&img.manifest_digest)?)

@@ -10,6 +10,7 @@ use crate::dock::{
     archive, exec, images, lifecycle, load, monitor, run, table, volume, Error, Result,
 };
 use clap::{ArgAction, Args, Parser, Subcommand};
+use nix::sys::signal::{SigHandler, Signal};
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -216,6 +217,9 @@ struct RunArgs {
     /// HOST:CTR[:ro], NAME:CTR[:ro] or CTR (an anonymous volume)
     #[arg(short, long = "volume")]
     volume: Vec<String>,
+    /// type=bind|volume,source=S,target=T[,readonly]
+    #[arg(long)]
+    mount: Vec<String>,
     #[arg(long = "read-only")]
     read_only: bool,
     #[arg(short, long)]
@@ -270,6 +274,7 @@ impl RunArgs {
             entrypoint: self.entrypoint,
             hostname: self.hostname,
             volumes: self.volume,
+            mounts: self.mount,
             read_only: self.read_only,
             memory: self.memory,
             cpus: self.cpus,
@@ -292,12 +297,22 @@ impl RunArgs {
 pub fn main() -> ! {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            eprintln!("dock: {}", usage_error(&e.to_string()));
+            std::process::exit(EXIT_DOCK);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_DOCK } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
+            let _ = e.print(); // --help, --version
+            std::process::exit(0);
         }
     };
+    // A reader that goes away (`dock ps -q | head -1`) ends a command quietly, as it ends
+    // docker's or any Unix tool (Rust ignores SIGPIPE, and println! then panics). Only the
+    // commands that pump a container's streams keep it ignored: they carry on logging.
+    if !matches!(cli.cmd, Cmd::Run(_) | Cmd::Exec(_) | Cmd::Monitor { .. }) {
+        // SAFETY: SIG_DFL installs no handler; nothing else in dock touches SIGPIPE.
+        let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
     // run/create/exec/start report dock's own failures as 125, the others as 1 (as docker).
     let default_code = if matches!(
         cli.cmd,
@@ -336,14 +351,15 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
             let rt = rt()?;
             let detach = a.detach;
             if a.interactive && a.tty && !detach && !std::io::stdin().is_terminal() {
-                return Err(Error::new("the input device is not a TTY"));
+                return Err(Error::with_code(1, "the input device is not a TTY"));
             }
             let mut o = a.options();
             o.runtime = rt.bin.clone();
             let rec = run::create(&store, &o)?;
             if detach {
                 monitor::spawn_detached(&store, &rt, &rec.id)?;
-                println!("{}", rec.id);
+                // (SIGPIPE stays ignored for run: a reader gone must not abort us now.)
+                let _ = writeln!(std::io::stdout(), "{}", rec.id);
                 return Ok(0);
             }
             monitor::run(&store, &rt, rec, monitor::Attach::Foreground)
@@ -351,8 +367,10 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         Cmd::Create(a) => {
             let mut o = a.options();
             o.runtime = rt()?.bin;
-            let rec = run::create(&store, &o)?;
+            let mut rec = run::create(&store, &o)?;
             let _ = crate::dock::rootfs::unmount(&rec.dirs(&store).rootfs());
+            rec.state.status = "created".into();
+            rec.save(&store)?;
             println!("{}", rec.id);
             Ok(0)
         }
@@ -411,7 +429,7 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         }
         Cmd::Exec(a) => {
             if a.interactive && a.tty && !std::io::stdin().is_terminal() {
-                return Err(Error::new("the input device is not a TTY"));
+                return Err(Error::with_code(1, "the input device is not a TTY"));
             }
             let o = exec::Options {
                 interactive: a.interactive,
@@ -458,10 +476,33 @@ fn dispatch(mut cli: Cli) -> Result<i32> {
         }
         Cmd::Save { output, images } => images::save(&store, output, &images).map(|_| 0),
         Cmd::Tag { source, target } => images::tag(&store, &source, &target).map(|_| 0),
-        Cmd::Rmi { force, images } => each(&images, |i| images::rmi(&store, i, force)),
+        Cmd::Rmi { force, images } => {
+            // rmi prints its own Untagged:/Deleted: lines, never the name it was given.
+            let mut code = 0;
+            for i in &images {
+                if let Err(e) = images::rmi(&store, i, force) {
+                    eprintln!("dock: {}", e.msg);
+                    code = 1;
+                }
+            }
+            Ok(code)
+        }
         Cmd::Inspect { kind, names } => inspect(&store, &rt, kind.as_deref(), &names),
-        Cmd::Volume(v) => volume_cmd(&store, v).map(|_| 0),
+        Cmd::Volume(v) => volume_cmd(&store, v),
     }
+}
+
+/// clap's usage error as one line: its first paragraph (tips and usage dropped), and where
+/// to read more.
+fn usage_error(text: &str) -> String {
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let msg = first.join(" ");
+    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+    format!("{msg} (see --help)")
 }
 
 /// Runs `f` on each argument, printing each one done (as docker); status 1 if any failed.
@@ -499,15 +540,19 @@ fn inspect(
     let mut out = Vec::new();
     let mut code = 0;
     for n in names {
+        let container = |c| -> Result<Value> {
+            let rt = rt()?;
+            let c = container::reconcile(store, &rt, c)?
+                .ok_or_else(|| Error::new(format!("No such container: {n}")))?;
+            Ok(lifecycle::inspect(store, &rt, &c))
+        };
         let found = match kind {
-            Some("container") => {
-                container::find(store, n).and_then(|c| Ok(lifecycle::inspect(store, &rt()?, &c)))
-            }
+            Some("container") => container::find(store, n).and_then(container),
             Some("image") => image::resolve(store, n).and_then(|i| images::image_json(store, &i)),
             Some(k) => return Err(Error::new(format!("--type {k:?}: container or image"))),
             None => match container::find(store, n) {
-                Ok(c) => Ok(lifecycle::inspect(store, &rt()?, &c)),
-                Err(_) => image::find(store, n)?.map_or_else(
+                Ok(c) => container(c),
+                Err(_) => image::find(store, n).ok().flatten().map_or_else(
                     || Err(Error::new(format!("No such object: {n}"))),
                     |i| images::image_json(store, &i),
                 ),
@@ -530,7 +575,7 @@ fn inspect(
     Ok(code)
 }
 
-fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<()> {
+fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<i32> {
     match v {
         VolumeCmd::Create { name } => {
             let name = name.unwrap_or_else(|| store::random_hex(32));
@@ -572,17 +617,29 @@ fn volume_cmd(store: &Store, v: VolumeCmd) -> Result<()> {
             );
         }
         VolumeCmd::Rm { force, names } => {
-            let mut failed = None;
-            for n in &names {
-                match volume::remove(store, n, force) {
-                    Ok(()) => println!("{n}"),
-                    Err(e) => failed = Some(e),
-                }
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            return each(&names, |n| volume::remove(store, n, force));
         }
     }
-    Ok(())
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let e = Cli::try_parse_from(["dock", "run", "--pids-limit", "abc", "busybox"])
+            .err()
+            .unwrap();
+        assert_eq!(
+            usage_error(&e.to_string()),
+            "invalid value 'abc' for '--pids-limit <PIDS_LIMIT>': invalid digit found in string (see --help)"
+        );
+        let e = Cli::try_parse_from(["dock", "run"]).err().unwrap();
+        assert_eq!(
+            usage_error(&e.to_string()),
+            "the following required arguments were not provided: <IMAGE> (see --help)"
+        );
+    }
 }

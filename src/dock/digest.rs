@@ -30,6 +30,17 @@ pub fn sha256_hex(digest: &str) -> Option<&str> {
     ok.then_some(hex)
 }
 
+/// Fails unless content stored at `path` and named `want` hashed to it (`got`).
+pub fn check(got: &str, want: &str, path: &std::path::Path) -> crate::dock::Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    Err(crate::dock::Error::new(format!(
+        "{} is corrupt: named {want}, its content hashes to {got}",
+        path.display()
+    )))
+}
+
 /// A reader that hashes (and counts) everything read through it.
 pub struct HashReader<R> {
     inner: R,

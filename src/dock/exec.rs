@@ -7,7 +7,7 @@ use crate::dock::error::{IoContext, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::dock::rootfs::{self, Exec};
 use crate::dock::runtime::Runtime;
 use crate::dock::store::{self, Store};
-use crate::dock::{logs, monitor, run, spec, Error, Result};
+use crate::dock::{flags, logs, monitor, spec, Error, Result};
 use std::fs;
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
@@ -40,7 +40,7 @@ pub fn exec(store: &Store, rt: &Runtime, o: &Options) -> Result<i32> {
     }
     let mut env = Vec::new();
     for e in &o.env {
-        env.extend(run::parse_env(e).map_err(Error::new)?);
+        env.extend(flags::parse_env(e).map_err(Error::new)?);
     }
     if let Some(w) = &o.workdir {
         if !w.starts_with('/') {

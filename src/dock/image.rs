@@ -94,7 +94,8 @@ pub fn find(store: &Store, what: &str) -> Result<Option<Image>> {
             .filter(|e| e.name.as_deref() == Some(key))
             .collect()
     };
-    if let Ok(r) = Reference::parse(what) {
+    let parsed = Reference::parse(what);
+    if let Ok(r) = &parsed {
         if let Some(e) = by_name(&r.key()).first() {
             return Ok(Some(load_with_names(
                 store,
@@ -106,7 +107,8 @@ pub fn find(store: &Store, what: &str) -> Result<Option<Image>> {
     // An ID: hex (a prefix of at least 3 digits, or all of it), with or without "sha256:".
     let hex = what.strip_prefix("sha256:").unwrap_or(what);
     if hex.len() < 3 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(None);
+        // Neither a name nor an ID: say what is wrong with it, as docker does.
+        return parsed.map(|_| None).map_err(Error::new);
     }
     let mut found: Vec<Image> = Vec::new();
     for img in list(store)? {

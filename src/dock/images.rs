@@ -47,10 +47,32 @@ pub fn images(store: &Store, quiet: bool, json: bool) -> Result<()> {
 }
 
 pub fn save(store: &Store, output: Option<PathBuf>, names: &[String]) -> Result<()> {
-    let imgs: Vec<Image> = names
-        .iter()
-        .map(|n| image::resolve(store, n))
-        .collect::<Result<_>>()?;
+    // Each image once, named by the references given for it (as docker: an image saved by
+    // its ID carries no name, one saved as busybox:1 not its other tags).
+    let mut imgs: Vec<Image> = Vec::new();
+    for n in names {
+        let img = image::resolve(store, n)?;
+        let name = Reference::parse(n)
+            .ok()
+            .map(|r| r.key())
+            .filter(|k| img.names.contains(k));
+        let i = match imgs
+            .iter()
+            .position(|i| i.manifest_digest == img.manifest_digest)
+        {
+            Some(i) => i,
+            None => {
+                imgs.push(Image {
+                    names: Vec::new(),
+                    ..img
+                });
+                imgs.len() - 1
+            }
+        };
+        if let Some(k) = name.filter(|k| !imgs[i].names.contains(k)) {
+            imgs[i].names.push(k);
+        }
+    }
     match output {
         None => {
             if std::io::stdout().is_terminal() {
@@ -197,10 +219,7 @@ fn gc(store: &Store, img: &Image) -> Result<()> {
     {
         let dir = store.layer_dir(l)?;
         // Out of layers/ first: a half-removed layer is never taken for a whole one.
-        let gone = store
-            .root
-            .join("tmp")
-            .join(format!("rm-{}", store::random_hex(8)));
+        let gone = store.trash_path();
         if std::fs::rename(&dir, &gone).is_ok() {
             let _ = std::fs::remove_dir_all(&gone);
         }
@@ -208,6 +227,7 @@ fn gc(store: &Store, img: &Image) -> Result<()> {
     Ok(())
 }
 
+/// An image's `inspect` document, in docker's shape (RootFS.Layers, not the config's diff_ids).
 pub fn image_json(store: &Store, img: &Image) -> Result<Value> {
     let raw: Value = serde_json::from_slice(&store.read_blob(&img.id)?)
         .map_err(|e| Error::new(e.to_string()))?;
@@ -220,7 +240,7 @@ pub fn image_json(store: &Store, img: &Image) -> Result<Value> {
         "Architecture": raw["architecture"],
         "Os": raw["os"],
         "Size": img.size(),
-        "RootFS": raw["rootfs"],
+        "RootFS": {"Type": raw["rootfs"]["type"], "Layers": raw["rootfs"]["diff_ids"]},
         "Manifest": img.manifest_digest,
         "GraphDriver": {"Name": "overlay", "Data": {"LowerDir": img.lower_dirs(store)?.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")}},
     }))

@@ -73,10 +73,18 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
         x.entry(&mut entry, &raw)
             .map_err(|e| Error::new(format!("layer entry {shown:?}: {e}")))?;
     }
-    // Directory mtimes last: creating their children changed them.
+    // Directory mtimes last: creating their children changed them. A later entry may have
+    // replaced a parent with a symlink: resolve beneath the root without following any.
     for (path, mtime) in x.dirs.iter().rev() {
-        let ts = timestamps(*mtime);
-        let _ = rfs::utimensat(&x.root, path, &ts, AtFlags::SYMLINK_NOFOLLOW);
+        if let Ok(d) = rfs::openat2(
+            &x.root,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        ) {
+            let _ = rfs::futimens(&d, &timestamps(*mtime));
+        }
     }
     Ok(())
 }

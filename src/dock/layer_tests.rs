@@ -227,3 +227,105 @@ fn escapes_are_refused() {
         );
     }
 }
+
+#[test]
+fn directory_times_are_not_set_through_a_later_symlink() {
+    if !root() {
+        return;
+    }
+    // "a/b" is a directory, then "a" becomes a symlink out: stamping "a/b"'s mtime at the end
+    // must not follow it to the directory outside.
+    let outer = tempfile::tempdir().unwrap();
+    let victim = outer.path().join("victim");
+    fs::create_dir_all(victim.join("b")).unwrap();
+    let before = fs::metadata(victim.join("b")).unwrap().mtime();
+    let dest = outer.path().join("layer");
+    fs::create_dir(&dest).unwrap();
+    let data = layer(|b| {
+        entry(b, header(tar::EntryType::Directory, 0o755), "a/", "", b"");
+        entry(b, header(tar::EntryType::Directory, 0o755), "a/b/", "", b"");
+        let target = victim.to_str().unwrap();
+        entry(b, header(tar::EntryType::Symlink, 0o777), "a", target, b"");
+        entry(b, header(tar::EntryType::Directory, 0o755), "c/", "", b"");
+    });
+    unpack(&data[..], &dest).unwrap();
+    assert_eq!(fs::read_link(dest.join("a")).unwrap(), victim);
+    assert_eq!(
+        fs::metadata(victim.join("b")).unwrap().mtime(),
+        before,
+        "the extractor set a time outside the layer"
+    );
+    assert_eq!(fs::metadata(dest.join("c")).unwrap().mtime(), 1_600_000_000);
+}
+
+/// One PAX record: "<len> key=value\n", the length counting itself.
+fn pax(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut n = body.len() + 1;
+    while format!("{n}").len() + body.len() != n {
+        n += 1;
+    }
+    format!("{n}{body}").into_bytes()
+}
+
+#[test]
+fn replaced_entries_long_names_and_pax_headers() {
+    if !root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("d/{}/{}", "x".repeat(150), "y".repeat(200));
+    let data = layer(|b| {
+        // A file replaced by a directory, and a directory (with a child) by a file.
+        entry(b, header(tar::EntryType::Regular, 0o644), "f", "", b"file");
+        entry(b, header(tar::EntryType::Directory, 0o755), "f/", "", b"");
+        entry(b, header(tar::EntryType::Regular, 0o644), "f/in", "", b"in");
+        entry(b, header(tar::EntryType::Directory, 0o755), "g/", "", b"");
+        entry(
+            b,
+            header(tar::EntryType::Regular, 0o644),
+            "g/child",
+            "",
+            b"c",
+        );
+        entry(b, header(tar::EntryType::Regular, 0o644), "g", "", b"g");
+        // PAX: a path longer than ustar's, an owner above 2^21, an xattr; overlayfs's own
+        // xattrs are dropped.
+        let mut recs = pax("path", &long);
+        recs.extend(pax("uid", "123456789"));
+        recs.extend(pax("SCHILY.xattr.user.note", "kept"));
+        recs.extend(pax("SCHILY.xattr.trusted.overlay.redirect", "/etc"));
+        entry(
+            b,
+            header(tar::EntryType::XHeader, 0o644),
+            "PaxHeader",
+            "",
+            &recs,
+        );
+        entry(
+            b,
+            header(tar::EntryType::Regular, 0o640),
+            "short",
+            "",
+            b"long",
+        );
+        // A symlink whose target climbs is only stored: nothing follows it here.
+        entry(
+            b,
+            header(tar::EntryType::Symlink, 0o777),
+            "up",
+            "a/../../..",
+            b"",
+        );
+    });
+    unpack(&data[..], dir.path()).unwrap();
+    let p = |s: &str| dir.path().join(s);
+    assert_eq!(fs::read_to_string(p("f/in")).unwrap(), "in");
+    assert_eq!(fs::read_to_string(p("g")).unwrap(), "g");
+    let m = fs::metadata(p(&long)).unwrap();
+    assert_eq!((m.uid(), m.len()), (123_456_789, 4));
+    assert!(!p("short").exists(), "the PAX path replaces the header's");
+    assert_eq!(xattr(&p(&long), "user.note").as_deref(), Some(&b"kept"[..]));
+    assert_eq!(xattr(&p(&long), "trusted.overlay.redirect"), None);
+    assert_eq!(fs::read_link(p("up")).unwrap(), Path::new("a/../../.."));
+}

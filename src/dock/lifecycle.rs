@@ -41,6 +41,9 @@ fn command_text(r: &Record, full: bool) -> String {
 pub fn ps(store: &Store, rt: &Runtime, all: bool, quiet: bool, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for r in container::list(store)? {
+        let Some(r) = container::reconcile(store, rt, r)? else {
+            continue;
+        };
         let live = r.live_status(rt);
         if !all && live != "running" && live != "paused" {
             continue;
@@ -109,15 +112,9 @@ pub fn logs(
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
+    // (`dock logs x | head`: SIGPIPE ends the command when the reader goes, see cli.rs.)
     let out_err = |e: std::io::Error| Error::new(format!("writing the log: {e}"));
-    // `dock logs x | head` closes the pipe early: that ends the command, quietly.
-    let quiet_pipe = |r: std::io::Result<()>| match r {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        r => r.map(|_| true),
-    };
-    if !quiet_pipe(logs::print(&content[..cut], tail, timestamps)).map_err(out_err)? {
-        return Ok(());
-    }
+    logs::print(&content[..cut], tail, timestamps).map_err(out_err)?;
     if !follow {
         return Ok(());
     }
@@ -135,9 +132,7 @@ pub fn logs(
         f.read_to_end(&mut more)
             .map_err(|e| Error::io("reading", &path, e))?;
         let cut = more.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if !quiet_pipe(logs::print(&more[..cut], None, timestamps)).map_err(out_err)? {
-            return Ok(());
-        }
+        logs::print(&more[..cut], None, timestamps).map_err(out_err)?;
         pos += cut as u64;
         if !running {
             return Ok(());
@@ -176,9 +171,9 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
     let Some(mut done) = container::wait_exit(store, id, Duration::from_secs(10)) else {
         return Ok(());
     };
-    if done.state.status == "running" && !container::monitor_alive(done.state.monitor_pid) {
+    if done.state.status == "running" && !done.state.owner_alive() {
         // Its monitor is gone (killed, or a crashed dock): finish its run ourselves.
-        container::teardown(store, rt, &done);
+        let _ = container::teardown(store, rt, &done);
         done.state.status = "exited".into();
         done.state.exit_code = 137;
         done.state.finished_at = table::rfc3339_now();
@@ -195,6 +190,14 @@ fn settle(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
 pub fn start(store: &Store, rt: &Runtime, what: &str) -> Result<()> {
     let r = container::find(store, what)?;
     let rt = &r.runtime(rt);
+    // A run left half-done by a killed dock is finished first (else the runtime still holds
+    // the container and refuses to create it again).
+    let Some(r) = container::reconcile(store, rt, r)? else {
+        return Err(Error::new(format!("No such container: {what}")));
+    };
+    if r.state.in_flight() && r.state.owner_alive() && r.state.status != "running" {
+        return Ok(()); // another dock is making or starting it
+    }
     if matches!(r.live_status(rt).as_str(), "running" | "paused") {
         return Ok(());
     }
@@ -236,7 +239,7 @@ pub fn rm(store: &Store, rt: &Runtime, what: &str, force: bool, volumes: bool) -
         settle(store, rt, &r.id)?;
     }
     match container::Record::load(store, &r.id) {
-        Ok(r) => container::remove(store, rt, &r, volumes),
+        Ok(r) => container::remove(store, rt, &r, volumes, force),
         Err(_) => Ok(()), // its monitor removed it (--rm)
     }
 }

@@ -325,16 +325,15 @@ fn oci_images(staged: &Staged) -> Result<Vec<Found>> {
     let index: ImageIndex = serde_json::from_slice(&staged.read("index.json")?)
         .map_err(|e| Error::new(format!("index.json: {e}")))?;
     let mut out = Vec::new();
-    let mut stack: Vec<(Descriptor, Vec<String>)> = index
+    // (descriptor, names from the indexes above it, how deep it is nested)
+    let mut stack: Vec<(Descriptor, Vec<String>, usize)> = index
         .manifests()
         .iter()
-        .map(|d| (d.clone(), Vec::new()))
+        .map(|d| (d.clone(), Vec::new(), 0))
         .collect();
-    let mut depth = 0;
-    while let Some((desc, inherited)) = stack.pop() {
-        depth += 1;
-        if depth > 64 {
-            return Err(Error::new("index.json: too many nested indexes"));
+    while let Some((desc, inherited, depth)) = stack.pop() {
+        if depth > 8 {
+            return Err(Error::new("index.json: indexes nested too deep"));
         }
         let ann = desc.annotations().clone().unwrap_or_default();
         let mut names: Vec<String> = ann
@@ -362,7 +361,7 @@ fn oci_images(staged: &Staged) -> Result<Vec<Found>> {
                     .iter()
                     .filter(|m| platform_ok(m))
                     .cloned();
-                stack.extend(ours.map(|m| (m, names.clone())));
+                stack.extend(ours.map(|m| (m, names.clone(), depth + 1)));
             }
             MediaType::ImageManifest | MediaType::Other(_) => {
                 let m: ImageManifest =

@@ -88,9 +88,21 @@ pub fn print(content: &[u8], tail: Option<usize>, timestamps: bool) -> io::Resul
         .filter(|l| !l.is_empty())
         .collect();
     let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    // Buffered (stdout alone would write once per line), each stream flushed before the
+    // other is written to, so that their lines keep their order on a shared terminal.
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut err = io::BufWriter::with_capacity(64 * 1024, io::stderr().lock());
+    let mut on_err = false;
     for l in &lines[skip..] {
         let Some(rec) = parse(l) else { continue };
+        if rec.stderr != on_err {
+            if on_err {
+                err.flush()?;
+            } else {
+                out.flush()?;
+            }
+            on_err = rec.stderr;
+        }
         let w: &mut dyn Write = if rec.stderr { &mut err } else { &mut out };
         if timestamps {
             write!(w, "{} ", rec.time)?;

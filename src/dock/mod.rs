@@ -6,7 +6,8 @@
 //! containerd or conmon would; a small per-container process (monitor) holds the container's
 //! stdio, writes its log and records its exit status.
 //!
-//! dock links none of berth's runtime modules: `--runtime /usr/sbin/runc` works the same.
+//! dock drives the runtime only through its CLI and links none of berth's runtime code (only
+//! its table of capability names): `--runtime /usr/sbin/runc` works the same.
 
 pub mod archive;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod container;
 pub mod digest;
 pub mod error;
 pub mod exec;
+pub mod flags;
 pub mod image;
 pub mod images;
 pub mod layer;
@@ -24,6 +26,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod logs;
 pub mod monitor;
+pub mod names;
 pub mod reference;
 pub mod rootfs;
 pub mod run;

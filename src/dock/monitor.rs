@@ -55,6 +55,14 @@ pub fn signals() -> Result<SignalFd> {
 /// Creates and starts the container and watches it to the end: returns its exit status.
 pub fn run(store: &Store, rt: &Runtime, mut rec: Record, attach: Attach) -> Result<i32> {
     let rt = &rec.runtime(rt);
+    // The record is ours now: if we are killed, the next dock finishes what we leave.
+    if rec.state.monitor_pid != std::process::id() as i32 {
+        if rec.state.status != "creating" {
+            rec.state.status = "starting".into();
+        }
+        rec.state.claim();
+        rec.save(store)?;
+    }
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| Error::new(format!("becoming a subreaper: {e}")))?;
     let sigfd = signals()?;
@@ -169,7 +177,6 @@ fn start(store: &Store, rt: &Runtime, rec: &mut Record, foreground: bool) -> Res
     };
     rt.start(&rec.id)?;
     rec.state.status = "running".into();
-    rec.state.monitor_pid = std::process::id() as i32;
     rec.state.started_at = table::rfc3339_now();
     rec.state.error.clear();
     rec.save(store)?;
@@ -189,13 +196,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// The run failed before the container ran: undo it, keep the error on the record.
 fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
-    if rec.auto_remove {
-        container::teardown_and(store, rt, rec, || {
-            drop(container::remove_files(store, rec, true))
-        });
+    if remove_if_auto(store, rt, rec) {
         return;
     }
-    container::teardown(store, rt, rec);
+    let _ = container::teardown(store, rt, rec);
     rec.state.status = if rec.state.started_at.is_empty() {
         "created".into()
     } else {
@@ -208,13 +212,10 @@ fn fail(store: &Store, rt: &Runtime, rec: &mut Record, e: &Error) {
 
 /// The container exited with `code`: tear the run down, record it, honour --rm.
 fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
-    if rec.auto_remove {
-        container::teardown_and(store, rt, rec, || {
-            drop(container::remove_files(store, rec, true))
-        });
+    if remove_if_auto(store, rt, rec) {
         return;
     }
-    container::teardown(store, rt, rec);
+    let torn = container::teardown(store, rt, rec);
     // Re-read: `stop`/`kill` may have written meanwhile; our facts win.
     if let Ok(r) = Record::load(store, &rec.id) {
         *rec = r;
@@ -223,7 +224,19 @@ fn finish(store: &Store, rt: &Runtime, rec: &mut Record, code: i32) {
     rec.state.exit_code = code;
     rec.state.finished_at = table::rfc3339_now();
     rec.state.pid = 0;
+    // A runtime that would not delete the container is the user's to know (inspect, rm).
+    rec.state.error = torn.err().map(|e| e.msg).unwrap_or_default();
     let _ = rec.save(store);
+}
+
+/// A --rm container goes with its run: its files are removed while the runtime deletes it.
+fn remove_if_auto(store: &Store, rt: &Runtime, rec: &Record) -> bool {
+    if rec.auto_remove {
+        let _ = container::teardown_and(store, rt, rec, || {
+            drop(container::remove_files(store, rec, true))
+        });
+    }
+    rec.auto_remove
 }
 
 /// Pumps output into the log (and our stdout/stderr in the foreground), forwards signals and
@@ -367,15 +380,26 @@ pub fn spawn_detached(store: &Store, rt: &Runtime, id: &str) -> Result<()> {
             line.clear();
         }
     }
-    // The monitor lives on; its exit is reaped by init once we are gone.
-    std::mem::forget(child);
     let line = line.trim();
     if line == "ok" {
+        // The monitor lives on; its exit is reaped by init once we are gone.
+        std::mem::forget(child);
         return Ok(());
+    }
+    if !line.starts_with("error ") {
+        // It died without a word (killed): finish what it left, as any later command would.
+        let _ = child.wait();
+        let rec = Record::load(store, id).ok();
+        let now = rec.and_then(|r| container::reconcile(store, rt, r).ok().flatten());
+        if now.is_some_and(|r| r.state.status == "running") {
+            return Err(Error::new(
+                "dock's monitor died after the container started: it runs unwatched (no logs)",
+            ));
+        }
     }
     let rest = line
         .strip_prefix("error ")
-        .unwrap_or("the monitor exited without starting the container");
+        .unwrap_or("dock's monitor died before the container started");
     let (code, msg) = match rest.split_once(' ') {
         Some((c, m)) if c.parse::<i32>().is_ok() => (c.parse().unwrap_or(EXIT_DOCK), m.to_string()),
         _ => (EXIT_DOCK, rest.to_string()),

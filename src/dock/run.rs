@@ -4,11 +4,12 @@
 
 use crate::dock::container::{self, Dirs, Record, State};
 use crate::dock::error::{IoContext, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
+use crate::dock::flags::{self, VolumeArg};
 use crate::dock::image::{self, Image};
 use crate::dock::rootfs::{self, Exec};
-use crate::dock::spec::{self, Bind, Settings, ALL_CAPS};
+use crate::dock::spec::{self, Bind, Settings};
 use crate::dock::store::{self, Store};
-use crate::dock::{volume, Error, Result};
+use crate::dock::{names, volume, Error, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub struct Options {
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
     pub volumes: Vec<String>,
+    /// `--mount` values.
+    pub mounts: Vec<String>,
     pub read_only: bool,
     pub memory: Option<String>,
     pub cpus: Option<String>,
@@ -41,162 +44,29 @@ pub struct Options {
     pub runtime: PathBuf,
 }
 
-/// A `-v` value.
-#[derive(Debug, PartialEq, Eq)]
-pub enum VolumeArg {
-    Bind {
-        source: String,
-        dest: String,
-        readonly: bool,
-    },
-    Named {
-        name: String,
-        dest: String,
-        readonly: bool,
-    },
-    Anonymous {
-        dest: String,
-    },
-}
-
-pub fn parse_volume(v: &str) -> std::result::Result<VolumeArg, String> {
-    let bad = |why: &str| Err(format!("invalid volume specification {v:?}: {why}"));
-    let parts: Vec<&str> = v.split(':').collect();
-    let (src, dest, mode) = match parts.as_slice() {
-        [d] => (None, *d, None),
-        [s, d] => (Some(*s), *d, None),
-        [s, d, m] => (Some(*s), *d, Some(*m)),
-        _ => return bad("expected [SOURCE:]DEST[:ro|rw]"),
-    };
-    if !dest.starts_with('/') || dest.split('/').any(|c| c == "..") {
-        return bad("the container path must be absolute");
-    }
-    if dest.trim_end_matches('/').is_empty() {
-        return bad("the container path cannot be /");
-    }
-    let mut readonly = false;
-    for m in mode
-        .map(|m| m.split(',').collect::<Vec<_>>())
-        .unwrap_or_default()
-    {
-        match m {
-            "ro" => readonly = true,
-            "rw" | "z" | "Z" => {}
-            other => return bad(&format!("unknown mode {other:?} (ro or rw)")),
-        }
-    }
-    let dest = dest.to_string();
-    match src {
-        None => Ok(VolumeArg::Anonymous { dest }),
-        Some(s) if s.starts_with('/') => Ok(VolumeArg::Bind {
-            source: s.to_string(),
-            dest,
-            readonly,
-        }),
-        Some(s) if volume::valid_name(s) => Ok(VolumeArg::Named {
-            name: s.to_string(),
-            dest,
-            readonly,
-        }),
-        Some(s) => bad(&format!(
-            "{s:?} is neither an absolute host path nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)"
-        )),
-    }
-}
-
-/// `-e K=V` (or `-e K`, taken from dock's own environment when set there).
-pub fn parse_env(e: &str) -> std::result::Result<Option<String>, String> {
-    let key = e.split('=').next().unwrap_or("");
-    if key.is_empty() || key.contains(char::is_whitespace) {
-        return Err(format!("invalid environment variable: {e:?}"));
-    }
-    if e.contains('=') {
-        return Ok(Some(e.to_string()));
-    }
-    Ok(std::env::var(e).ok().map(|v| format!("{e}={v}")))
-}
-
-/// `--memory 100m`: bytes (b, k, m, g suffixes, powers of 1024), at least 6 MiB as docker.
-pub fn parse_memory(s: &str) -> std::result::Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => {
-            let m: i64 = match &t[i..] {
-                "b" => 1,
-                "k" | "kb" => 1 << 10,
-                "m" | "mb" => 1 << 20,
-                "g" | "gb" => 1 << 30,
-                _ => {
-                    return Err(format!(
-                        "invalid --memory {s:?}: use a number with b, k, m or g"
-                    ))
-                }
-            };
-            (&t[..i], m)
-        }
-        None => (t.as_str(), 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid --memory {s:?}: use a number with b, k, m or g"))?;
-    let bytes = (n * mult as f64) as i64;
-    if bytes < 6 << 20 {
-        return Err(format!("invalid --memory {s:?}: the minimum is 6m"));
-    }
-    Ok(bytes)
-}
-
-pub fn parse_cpus(s: &str) -> std::result::Result<f64, String> {
-    let n: f64 = s
-        .parse()
-        .map_err(|_| format!("invalid --cpus {s:?}: a number of CPUs, e.g. 0.5"))?;
-    let max = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    if !(0.01..=max).contains(&n) {
-        return Err(format!("invalid --cpus {s:?}: range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available"));
-    }
-    Ok(n)
-}
-
-/// `--cap-add sys_admin` → `CAP_SYS_ADMIN` (or `ALL`).
-pub fn parse_cap(c: &str) -> std::result::Result<String, String> {
-    let up = c.to_ascii_uppercase();
-    if up == "ALL" {
-        return Ok(up);
-    }
-    let name = if up.starts_with("CAP_") {
-        up
-    } else {
-        format!("CAP_{up}")
-    };
-    if ALL_CAPS.contains(&name.as_str()) {
-        Ok(name)
-    } else {
-        Err(format!("unknown capability: {c:?}"))
-    }
-}
-
-fn valid_hostname(h: &str) -> bool {
-    !h.is_empty()
-        && h.len() <= 253
-        && h.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
 fn flag_err(msg: String) -> Error {
     Error::with_code(crate::dock::error::EXIT_DOCK, msg)
 }
 
-/// Checks every flag, then makes the container (status "created", rootfs mounted).
+/// Checks every flag, then makes the container (status "creating", owned by this process,
+/// rootfs mounted).
 pub fn create(store: &Store, o: &Options) -> Result<Record> {
     // Flags first: a bad value leaves nothing behind.
     let mut vols = Vec::new();
     for v in &o.volumes {
-        vols.push(parse_volume(v).map_err(flag_err)?);
+        vols.push(flags::parse_volume(v).map_err(flag_err)?);
+    }
+    for m in &o.mounts {
+        let v = flags::parse_mount(m).map_err(flag_err)?;
+        // Unlike -v, --mount makes no missing host directory (as docker).
+        if let VolumeArg::Bind { source, .. } = &v {
+            if !Path::new(source).exists() {
+                return Err(flag_err(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                )));
+            }
+        }
+        vols.push(v);
     }
     let mut env_extra = Vec::new();
     for f in &o.env_file {
@@ -208,35 +78,36 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
             env_extra.extend(
-                parse_env(l).map_err(|e| flag_err(format!("--env-file {}: {e}", f.display())))?,
+                flags::parse_env(l)
+                    .map_err(|e| flag_err(format!("--env-file {}: {e}", f.display())))?,
             );
         }
     }
     for e in &o.env {
-        env_extra.extend(parse_env(e).map_err(flag_err)?);
+        env_extra.extend(flags::parse_env(e).map_err(flag_err)?);
     }
     let memory = o
         .memory
         .as_deref()
-        .map(parse_memory)
+        .map(flags::parse_memory)
         .transpose()
         .map_err(flag_err)?;
     let cpus = o
         .cpus
         .as_deref()
-        .map(parse_cpus)
+        .map(flags::parse_cpus)
         .transpose()
         .map_err(flag_err)?;
     let cap_add = o
         .cap_add
         .iter()
-        .map(|c| parse_cap(c))
+        .map(|c| flags::parse_cap(c))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(flag_err)?;
     let cap_drop = o
         .cap_drop
         .iter()
-        .map(|c| parse_cap(c))
+        .map(|c| flags::parse_cap(c))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(flag_err)?;
     if let Some(u) = &o.user {
@@ -258,7 +129,7 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         }
     }
     if let Some(h) = &o.hostname {
-        if !valid_hostname(h) {
+        if !flags::valid_hostname(h) {
             return Err(flag_err(format!("invalid hostname {h:?}")));
         }
     }
@@ -267,7 +138,10 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         Some("host") => true,
         Some(n) => return Err(flag_err(format!("network {n} not found (dock has none, host and the default private namespace with loopback)"))),
     };
-    let cgroup_parent = o.cgroup_parent.clone().unwrap_or_else(|| "/dock".into());
+    let cgroup_parent = o
+        .cgroup_parent
+        .clone()
+        .unwrap_or_else(|| container::CGROUP_PARENT.into());
     if !cgroup_parent.starts_with('/')
         || cgroup_parent.split('/').any(|c| c == ".." || c == ".")
         || cgroup_parent.len() < 2
@@ -305,18 +179,16 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         return Err(flag_err("No command specified".into()));
     }
 
-    // Now the container: name and ID under the store lock.
+    // Now the container: its name is taken and its record saved under the store lock.
     let lock = store.lock()?;
-    let all = container::list(store)?;
-    if let Some(n) = &o.name {
-        if let Some(c) = all.iter().find(|c| &c.name == n) {
-            return Err(flag_err(format!("Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", c.id)));
-        }
-    }
     let id = store::random_hex(32);
-    let name = o.name.clone().unwrap_or_else(|| {
-        container::generate_name(&all.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
-    });
+    let name = match &o.name {
+        Some(n) => match names::take(store, n, &id)? {
+            Ok(()) => n.clone(),
+            Err(holder) => return Err(flag_err(format!("Conflict. The container name \"/{n}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."))),
+        },
+        None => names::generate(store, &id)?,
+    };
     let dirs = Dirs::new(store, &id);
     for d in [dirs.upper(), dirs.work(), dirs.rootfs()] {
         container::ensure_dir(&d)?;
@@ -336,11 +208,13 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         runtime: o.runtime.clone(),
         stop_signal: exec.stop_signal().clone().unwrap_or_default(),
         state: State {
-            status: "created".into(),
+            status: "creating".into(),
             ..Default::default()
         },
     };
-    // Saved at once so the name is taken; removed again if anything below fails.
+    rec.state.claim();
+    // Saved with the name, under the lock: a name file is stale only if its record is gone.
+    // Everything is removed again if anything below fails.
     rec.save(store)?;
     drop(lock);
     match populate(
@@ -361,10 +235,7 @@ pub fn create(store: &Store, o: &Options) -> Result<Record> {
         Ok(()) => Ok(rec),
         Err(e) => {
             let _ = rootfs::unmount(&dirs.rootfs());
-            let _ = fs::remove_dir_all(&dirs.dir);
-            for v in &rec.anon_volumes {
-                let _ = volume::remove(store, v, true);
-            }
+            let _ = container::remove_files(store, &rec, true);
             Err(e)
         }
     }
@@ -578,74 +449,4 @@ fn etc_files(dir: &Path, hostname: &str, network_host: bool) -> Result<Vec<Bind>
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn volume_specs_parse_like_docker() {
-        assert_eq!(
-            parse_volume("/h:/c").unwrap(),
-            VolumeArg::Bind {
-                source: "/h".into(),
-                dest: "/c".into(),
-                readonly: false
-            }
-        );
-        assert_eq!(
-            parse_volume("/h:/c:ro").unwrap(),
-            VolumeArg::Bind {
-                source: "/h".into(),
-                dest: "/c".into(),
-                readonly: true
-            }
-        );
-        assert_eq!(
-            parse_volume("data:/c").unwrap(),
-            VolumeArg::Named {
-                name: "data".into(),
-                dest: "/c".into(),
-                readonly: false
-            }
-        );
-        assert_eq!(
-            parse_volume("/c").unwrap(),
-            VolumeArg::Anonymous { dest: "/c".into() }
-        );
-        for bad in [
-            "",
-            "/h:c",
-            "/h:/",
-            "/h:/c:xx",
-            "a:b:c:d",
-            "./x:/c",
-            "/h:/c/../d",
-            "x:/c",
-        ] {
-            assert!(parse_volume(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn env_and_limits_are_checked() {
-        assert_eq!(parse_env("A=1").unwrap(), Some("A=1".into()));
-        assert_eq!(parse_env("A=").unwrap(), Some("A=".into()));
-        assert!(parse_env("=x").is_err());
-        assert!(parse_env("").is_err());
-        assert!(parse_env("A B=1").is_err());
-        assert_eq!(parse_env("DOCK_SURELY_UNSET_VAR").unwrap(), None);
-        assert_eq!(parse_memory("100m").unwrap(), 100 << 20);
-        assert_eq!(parse_memory("1g").unwrap(), 1 << 30);
-        assert!(parse_memory("1k").is_err());
-        assert!(parse_memory("lots").is_err());
-        assert!(parse_cpus("0.5").is_ok());
-        assert!(parse_cpus("0").is_err());
-        assert!(parse_cpus("x").is_err());
-        assert_eq!(parse_cap("sys_admin").unwrap(), "CAP_SYS_ADMIN");
-        assert_eq!(parse_cap("CAP_NET_RAW").unwrap(), "CAP_NET_RAW");
-        assert!(parse_cap("flying").is_err());
-        assert!(valid_hostname("web-1.local") && !valid_hostname("-x") && !valid_hostname("a_b"));
-    }
 }

@@ -92,7 +92,8 @@ impl Runtime {
         )))
     }
 
-    fn name(&self) -> String {
+    /// The runtime's file name, for messages ("berth delete: ...").
+    pub fn name(&self) -> String {
         self.bin
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -193,7 +194,8 @@ pub fn last_json_error(log: &str) -> Option<String> {
         .and_then(|v| v["msg"].as_str().map(str::to_string))
 }
 
-/// The runtime's warnings from a create (berth warns about what it does not apply yet).
+/// The runtime's warnings from a create (a resource this host cannot apply, an unknown
+/// capability).
 pub fn warnings(bundle: &Path) -> Vec<String> {
     let log = fs::read_to_string(bundle.join("runtime.log")).unwrap_or_default();
     log.lines()

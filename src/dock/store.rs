@@ -7,6 +7,7 @@
 //! ROOT/layers/<diffid hex>  a layer unpacked once, shared by every image and container
 //! ROOT/tmp/                 staging: everything is made here and renamed into place
 //! ROOT/containers/<id>/     container record, bundle, upper/work dirs, log
+//! ROOT/containers/.names/   one file per container name, holding its ID (names.rs)
 //! ROOT/volumes/<name>/      named volumes (_data and their record)
 //! ROOT/runtime/             the OCI runtime's own --root
 //! ```
@@ -30,12 +31,26 @@ pub struct Store {
     pub root: PathBuf,
 }
 
-/// An exclusive lock on the store; released when dropped.
-pub struct Lock(#[allow(dead_code)] File);
+/// An exclusive lock on the store; released when dropped. Taking it again in the same
+/// process (a removal inside a clean-up that holds it) nests instead of deadlocking.
+pub struct Lock(Option<File>);
+
+/// How deep this process holds the store lock (dock takes it from one thread only).
+static LOCK_DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        LOCK_DEPTH.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        drop(self.0.take());
+    }
+}
 
 /// A staging directory under ROOT/tmp, removed when dropped unless its content was moved.
+/// It is flocked while in use: one whose lock is free was left by a dock that was killed,
+/// and the next staging sweeps it away.
 pub struct Staging {
     pub path: PathBuf,
+    _lock: File,
 }
 
 impl Drop for Staging {
@@ -43,6 +58,9 @@ impl Drop for Staging {
         let _ = fs::remove_dir_all(&self.path);
     }
 }
+
+/// How old an unlocked entry of ROOT/tmp must be to be swept (its maker locks it at once).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One name (or none) of an image in the index.
 #[derive(Clone, Debug)]
@@ -62,7 +80,7 @@ impl Store {
                 s.blobs(),
                 s.root.join("layers"),
                 s.root.join("tmp"),
-                s.root.join("containers"),
+                s.root.join("containers/.names"),
                 s.root.join("volumes"),
                 s.root.join("runtime"),
             ] {
@@ -97,6 +115,10 @@ impl Store {
 
     /// Takes the store lock (blocking).
     pub fn lock(&self) -> Result<Lock> {
+        if LOCK_DEPTH.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            LOCK_DEPTH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Ok(Lock(None));
+        }
         let path = self.root.join("lock");
         let f = File::options()
             .create(true)
@@ -104,16 +126,49 @@ impl Store {
             .open(&path)
             .ctx("opening", &path)?;
         rustix::fs::flock(&f, FlockOperation::LockExclusive).ctx("locking", &path)?;
-        Ok(Lock(f))
+        LOCK_DEPTH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Lock(Some(f)))
     }
 
     pub fn staging(&self, what: &str) -> Result<Staging> {
+        self.sweep_tmp();
         let path = self
             .root
             .join("tmp")
             .join(format!("{what}-{}", random_hex(8)));
         fs::create_dir_all(&path).ctx("creating", &path)?;
-        Ok(Staging { path })
+        let lock = File::open(&path).ctx("opening", &path)?;
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive).ctx("locking", &path)?;
+        Ok(Staging { path, _lock: lock })
+    }
+
+    /// A directory to move something into before removing it, so that a removal cut short
+    /// leaves nothing under its real name (swept like a dead staging directory).
+    pub fn trash_path(&self) -> PathBuf {
+        self.root.join("tmp").join(format!("rm-{}", random_hex(8)))
+    }
+
+    /// Removes what killed docks left in ROOT/tmp: entries nobody holds a lock on.
+    fn sweep_tmp(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a > STALE_AFTER));
+            let Ok(f) = File::open(&path) else { continue };
+            if !old || rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+                continue;
+            }
+            let _ = match e.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+        }
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
@@ -122,9 +177,13 @@ impl Store {
         Ok(self.blobs().join(hex))
     }
 
+    /// A (small) blob's content, checked against its digest: a blob changed on disk is an
+    /// error, never an image.
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
         let p = self.blob_path(digest)?;
-        fs::read(&p).ctx("reading blob", &p)
+        let bytes = fs::read(&p).ctx("reading blob", &p)?;
+        digest::check(&digest::of_bytes(&bytes), digest, &p)?;
+        Ok(bytes)
     }
 
     /// Moves a staged file whose digest was computed while it was written into blobs/.
@@ -264,4 +323,61 @@ pub fn random_hex(n: usize) -> String {
         }
     }
     digest::hex(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backdate(p: &Path) {
+        let t = rustix::fs::Timespec {
+            tv_sec: 1_600_000_000,
+            tv_nsec: 0,
+        };
+        let ts = rustix::fs::Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, p, &ts, rustix::fs::AtFlags::empty()).unwrap();
+    }
+
+    #[test]
+    fn staging_sweeps_what_killed_docks_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let live = store.staging("load").unwrap();
+        fs::write(live.path.join("blob"), "x").unwrap();
+        // Left by a dock killed mid-load (no lock held), and a half-removed layer.
+        let dead = store.root.join("tmp/load-dead");
+        fs::create_dir_all(dead.join("layer/etc")).unwrap();
+        fs::write(store.root.join("tmp/stray"), "x").unwrap();
+        let fresh = store.root.join("tmp/import-fresh");
+        fs::create_dir(&fresh).unwrap();
+        for p in [&dead, &store.root.join("tmp/stray"), &live.path] {
+            backdate(p);
+        }
+        let next = store.staging("import").unwrap();
+        let mut left: Vec<String> = fs::read_dir(store.root.join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            "import-fresh".to_string(),
+            live.path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            next.path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        ];
+        want.sort();
+        assert_eq!(left, want, "a locked or just-made entry is kept");
+        drop((live, next));
+        assert!(!dir.path().join("tmp/load-dead").exists());
+    }
 }

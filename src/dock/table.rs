@@ -137,7 +137,8 @@ pub fn ago(ts: &str) -> String {
     }
 }
 
-/// docker's sizes: SI units, 3 significant digits ("4.26MB", "872kB", "0B").
+/// docker's sizes: SI units, 3 significant digits ("4.26MB", "872kB", "0B"), as the docker
+/// CLI prints them (units.HumanSizeWithPrecision(size, 3), Go's %.3g without its exponent).
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
@@ -146,10 +147,8 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    let s = format!("{v:.4}");
-    // %.4g: four significant digits, trailing zeros dropped (as docker's units.HumanSize).
-    let digits_before = s.split('.').next().map_or(1, str::len);
-    let prec = 4usize.saturating_sub(digits_before);
+    let digits_before = format!("{v:.0}").len();
+    let prec = 3usize.saturating_sub(digits_before);
     let s = format!("{v:.prec$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -212,8 +211,11 @@ mod tests {
     fn sizes_and_durations_read_like_docker() {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(4_261_000), "4.261MB");
-        assert_eq!(human_size(1_234_567_890), "1.235GB");
+        assert_eq!(human_size(4_261_000), "4.26MB");
+        assert_eq!(human_size(1_234_567_890), "1.23GB");
+        assert_eq!(human_size(2_140_160), "2.14MB");
+        assert_eq!(human_size(12_345_678), "12.3MB");
+        assert_eq!(human_size(302_131_200), "302MB");
         assert_eq!(human_size(872_000), "872kB");
         assert_eq!(human_duration(0), "Less than a second");
         assert_eq!(human_duration(5), "5 seconds");

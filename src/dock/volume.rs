@@ -3,7 +3,7 @@
 
 use crate::dock::container;
 use crate::dock::error::IoContext;
-use crate::dock::store::{self, Store};
+use crate::dock::store::Store;
 use crate::dock::{Error, Result};
 use serde_json::{json, Value};
 use std::fs;
@@ -29,9 +29,9 @@ pub fn create(store: &Store, name: &str) -> Result<Value> {
     if let Ok(v) = inspect(store, name) {
         return Ok(v);
     }
-    let tmp = store
-        .volumes()
-        .join(format!(".{name}.tmp-{}", store::random_hex(4)));
+    // Made whole in staging, then renamed into place.
+    let staging = store.staging("volume")?;
+    let tmp = staging.path.join("volume");
     fs::create_dir_all(tmp.join("_data")).ctx("creating", &tmp)?;
     let v = json!({
         "CreatedAt": crate::dock::table::rfc3339_now(),
@@ -47,10 +47,8 @@ pub fn create(store: &Store, name: &str) -> Result<Value> {
         serde_json::to_vec_pretty(&v).unwrap_or_default(),
     )
     .ctx("writing", &rec)?;
-    if fs::rename(&tmp, &dir).is_err() {
-        // Made meanwhile by another dock: theirs stands.
-        let _ = fs::remove_dir_all(&tmp);
-    }
+    // If another dock made it meanwhile, theirs stands (and ours goes with the staging).
+    let _ = fs::rename(&tmp, &dir);
     inspect(store, name)
 }
 
@@ -87,10 +85,14 @@ pub fn users(store: &Store, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Removes a volume no container names; `force` only makes a missing one no error (as
+/// docker: even -f never pulls a volume from under a container).
 pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
-    inspect(store, name)?;
+    if let Err(e) = inspect(store, name) {
+        return if force { Ok(()) } else { Err(e) };
+    }
     let users = users(store, name)?;
-    if !users.is_empty() && !force {
+    if !users.is_empty() {
         return Err(Error::new(format!(
             "remove {name}: volume is in use - [{}]",
             users.join(", ")
@@ -98,9 +100,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
     }
     let dir = store.volumes().join(name);
     // Renamed first, so a half-removed volume is never found by name.
-    let gone = store
-        .volumes()
-        .join(format!(".{name}.rm-{}", store::random_hex(4)));
+    let gone = store.trash_path();
     fs::rename(&dir, &gone).ctx("removing", &dir)?;
     fs::remove_dir_all(&gone).ctx("removing", &gone)
 }

@@ -1,6 +1,10 @@
-//! The container's init: the process `berth create` clones. In order, it joins namespaces,
-//! sets the hostname, builds and enters the rootfs, drops to the configured user and
-//! capabilities, reports ready, and waits for `start` to exec the user's program.
+//! The container's init: the process `berth create` clones, once the parent has put it in its
+//! cgroup (and written its user namespace's maps). In order, it becomes root of its user
+//! namespace, joins the namespaces given by path, sets the hostname, builds the rootfs, lets
+//! `create` run the prestart and createRuntime hooks and runs the createContainer ones, enters
+//! the rootfs (pivot_root), makes its terminal, writes sysctls, masks and makes read-only the
+//! configured paths, drops to the configured user, capabilities and limits, reports ready, and
+//! waits for `start`: then the startContainer hooks, the LSM labels, seccomp and the exec.
 //!
 //! This runs in a copy of the single-threaded parent made by clone3: no other thread exists, so
 //! allocation is safe, but credentials go through raw per-thread syscalls (see process::user).
@@ -237,33 +241,17 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<(CString, bool)>, Ste
     }
     if !plan.sysctl.is_empty() || !plan.lsm.is_empty() {
         // Through a procfs no mount of the config can cover (see procfs).
-        let proc = ProcFs::private().step(|| "mounting a private procfs".into())?;
+        let proc = ProcFs::private()
+            .map_err(userns::explain_procfs)
+            .step(|| "mounting a private procfs for linux.sysctl and the LSM labels".into())?;
         sysctl::apply(&proc, &plan.sysctl)?;
         plan.lsm.open(&proc)?;
     }
     rootfs::finish(&plan.rootfs, &mut t)?;
 
     let p = &mut plan.process;
-    rustix::process::chdir(&p.cwd).step(|| format!("chdir to process.cwd {}", p.cwd.display()))?;
-    // A cwd reached through an fd of the runtime (CVE-2024-21626: /proc/self/fd/N) would lie
-    // outside the container's root; the kernel then reports it as unreachable.
-    let cwd = rustix::process::getcwd(Vec::new()).step(|| "getcwd".into())?;
-    if !cwd.to_bytes().starts_with(b"/") {
-        return Err(StepError::msg(format!(
-            "process.cwd {} resolves outside the container's root",
-            p.cwd.display()
-        )));
-    }
-    rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
-    if let Some((class, level)) = p.io_priority {
-        sys::ioprio_set(class, level).step(|| "setting process.ioPriority".into())?;
-    }
-    if let Some(attr) = &p.scheduler {
-        sys::sched_setattr(attr).step(|| "setting process.scheduler".into())?;
-    }
-    if let Some(persona) = plan.personality {
-        sys::personality(persona as libc::c_ulong).step(|| "setting linux.personality".into())?;
-    }
+    enter_cwd(p, "process.")?;
+    apply_limits(p, plan.personality, "process.")?;
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
     p.add_listen_env();
@@ -272,14 +260,7 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<(CString, bool)>, Ste
     apply_credentials(p, hold_admin)?;
     t.mark("process");
 
-    // Nothing of berth's may leak into the container: every fd past stdio and the preserved
-    // ones closes at exec; the preserved ones are inherited whatever flag the caller gave them.
-    sys::cloexec_from(3 + p.preserve_fds).step(|| "marking fds close-on-exec".into())?;
-    for fd in 3..3 + p.preserve_fds as i32 {
-        // SAFETY: F_SETFD only changes the descriptor's flags; an fd that is not open fails
-        // harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    close_runtime_fds(p)?;
 
     // A filter that notifies is loaded now, so that its listener reaches the agent during
     // create, as under runc; any other filter is loaded just before execve.
@@ -322,6 +303,52 @@ pub fn load_seccomp(
             .map_err(|e| format!("dropping CAP_SYS_ADMIN after loading the seccomp filter: {e}"))?;
     }
     Ok(fd)
+}
+
+/// chdir to the process's cwd, checked to lie inside the container's root: a cwd reached through
+/// an fd of the runtime (CVE-2024-21626: /proc/self/fd/N) would lie outside, and the kernel then
+/// reports it as unreachable. `prefix` is where the process object sits ("process." or "").
+pub fn enter_cwd(p: &process::Plan, prefix: &str) -> Result<(), StepError> {
+    let cwd = p.cwd.display();
+    rustix::process::chdir(&p.cwd).step(|| format!("chdir to {prefix}cwd {cwd}"))?;
+    let now = rustix::process::getcwd(Vec::new()).step(|| "getcwd".into())?;
+    if !now.to_bytes().starts_with(b"/") {
+        return Err(StepError::msg(format!(
+            "{prefix}cwd {cwd} resolves outside the container's root"
+        )));
+    }
+    Ok(())
+}
+
+/// The process's rlimits, I/O priority and scheduler, and the container's personality.
+pub fn apply_limits(
+    p: &process::Plan,
+    personality: Option<u64>,
+    prefix: &str,
+) -> Result<(), StepError> {
+    rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
+    if let Some((class, level)) = p.io_priority {
+        sys::ioprio_set(class, level).step(|| format!("setting {prefix}ioPriority"))?;
+    }
+    if let Some(attr) = &p.scheduler {
+        sys::sched_setattr(attr).step(|| format!("setting {prefix}scheduler"))?;
+    }
+    if let Some(persona) = personality {
+        sys::personality(persona as libc::c_ulong).step(|| "setting linux.personality".into())?;
+    }
+    Ok(())
+}
+
+/// Nothing of berth's may leak into the container: every fd past stdio and the preserved ones
+/// closes at exec; the preserved ones are inherited whatever flag the caller gave them.
+pub fn close_runtime_fds(p: &process::Plan) -> Result<(), StepError> {
+    sys::cloexec_from(3 + p.preserve_fds).step(|| "marking fds close-on-exec".into())?;
+    for fd in 3..3 + p.preserve_fds as i32 {
+        // SAFETY: F_SETFD only changes the descriptor's flags; an fd that is not open fails
+        // harmlessly with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    Ok(())
 }
 
 /// Capabilities and user, in the order the kernel requires: the bounding set needs
@@ -409,18 +436,13 @@ pub fn exec(
     // The parent of `run` blocks signals so none is lost before it waits; the program starts
     // with none blocked.
     let _ = sys::set_sigmask(libc::SIG_SETMASK, 0);
-    let argv: Vec<*const libc::c_char> = p
-        .args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = p
-        .env
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv, envp) = (ptrs(&p.args), ptrs(&p.env));
     if let Err(e) = lsm.apply() {
         return e;
     }

@@ -32,17 +32,6 @@ struct Planned {
     recursive: bool,
 }
 
-fn ranges(v: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Vec<Range> {
-    v.iter()
-        .flatten()
-        .map(|m| Range {
-            container: m.container_id(),
-            host: m.host_id(),
-            size: m.size(),
-        })
-        .collect()
-}
-
 /// Checks the config's idmapped mounts and, in the parent before clone, makes each one's
 /// detached, idmapped source; its fd goes in the planned mount (`Mount::idmapped`). The
 /// returned fds must stay open until the init is cloned.
@@ -55,7 +44,10 @@ pub fn prepare(
     for (i, m) in c.spec.mounts().iter().flatten().enumerate() {
         let opts = m.options().as_deref().unwrap_or_default();
         let option = opts.iter().find(|o| *o == "idmap" || *o == "ridmap");
-        let (uids, gids) = (ranges(m.uid_mappings()), ranges(m.gid_mappings()));
+        let (uids, gids) = (
+            Range::from_spec(m.uid_mappings()),
+            Range::from_spec(m.gid_mappings()),
+        );
         if option.is_none() && uids.is_empty() && gids.is_empty() {
             continue;
         }
@@ -73,11 +65,7 @@ pub fn prepare(
                 ));
             }
             let page = rustix::param::page_size();
-            let all = IdMap(vec![Range {
-                container: 0,
-                host: 0,
-                size: u32::MAX,
-            }]);
+            let all = IdMap::identity();
             let mut checked = Vec::new();
             for (name, what, given) in
                 [("uidMappings", "uid", &uids), ("gidMappings", "gid", &gids)]

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -48,6 +48,30 @@ pub fn state_json(l: &Listener, c: &Container<'_>) -> String {
         msg["metadata"] = serde_json::json!(l.metadata);
     }
     msg.to_string()
+}
+
+/// What the init or an `exec`'d process reported after loading `program` (the filter it was
+/// given): its listener is `fd` in that process, reached through `process`, its pidfd. Copies
+/// the listener out and sends it to the agent at `listenerPath`.
+pub fn hand_over(
+    program: Option<&super::Program>,
+    process: Option<BorrowedFd<'_>>,
+    fd: RawFd,
+    c: &Container<'_>,
+) -> Result<(), String> {
+    let l = program
+        .and_then(|p| p.listener.as_ref())
+        .ok_or("the container's process sent a seccomp listener nobody asked for")?;
+    let process = process.ok_or("no pidfd for the container's process")?;
+    rustix::process::pidfd_getfd(process, fd, rustix::process::PidfdGetfdFlags::empty())
+        .map_err(io::Error::from)
+        .and_then(|copy| send(l, c, copy.as_fd()))
+        .map_err(|e| {
+            format!(
+                "handing the seccomp listener to the agent at linux.seccomp.listenerPath {}: {e}",
+                l.path.display()
+            )
+        })
 }
 
 /// Connects to the agent and sends it the state and the listener fd.

@@ -138,29 +138,13 @@ pub fn mount_setattr(
     clear: u64,
     propagation: u64,
 ) -> io::Result<()> {
-    let mut attr = libc::mount_attr {
+    let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clear,
         propagation,
         userns_fd: 0,
     };
-    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: the path is a valid NUL-terminated empty string, `attr` is initialised and its size
-    // is passed; the kernel only reads it.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &mut attr as *mut libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if ret == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    setattr(fd, recursive, attr)
 }
 
 /// `mount_setattr` with MOUNT_ATTR_IDMAP: idmaps the detached mount `fd` (every mount of its
@@ -170,15 +154,20 @@ pub fn mount_setattr_idmap(
     recursive: bool,
     userns: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    let mut attr = libc::mount_attr {
+    let attr = libc::mount_attr {
         attr_set: libc::MOUNT_ATTR_IDMAP,
         attr_clr: 0,
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
+    setattr(fd, recursive, attr)
+}
+
+fn setattr(fd: BorrowedFd<'_>, recursive: bool, mut attr: libc::mount_attr) -> io::Result<()> {
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: as in mount_setattr: a valid empty path, an initialised attr of the size passed.
-    let ret = unsafe {
+    // SAFETY: the path is a valid NUL-terminated empty string, `attr` is initialised and its size
+    // is passed; the kernel only reads it.
+    check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
@@ -187,8 +176,7 @@ pub fn mount_setattr_idmap(
             &mut attr as *mut libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
-    };
-    check(ret)
+    })
 }
 
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if the caller closed them), so that no socket
@@ -348,27 +336,6 @@ pub fn set_sigmask(how: libc::c_int, mask: u64) -> io::Result<()> {
             8usize,
         )
     })
-}
-
-/// Waits for one of the (blocked) signals in `mask` with rt_sigtimedwait; returns its number.
-pub fn wait_signal(mask: u64) -> io::Result<i32> {
-    loop {
-        // SAFETY: `mask` is a valid 8-byte kernel sigset; no siginfo or timeout is passed.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigtimedwait,
-                &mask as *const u64,
-                std::ptr::null_mut::<libc::siginfo_t>(),
-                std::ptr::null::<libc::timespec>(),
-                8usize,
-            )
-        };
-        match ret {
-            -1 if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
-            -1 => return Err(io::Error::last_os_error()),
-            sig => return Ok(sig as i32),
-        }
-    }
 }
 
 /// Loads a seccomp filter into the calling thread. With SECCOMP_FILTER_FLAG_NEW_LISTENER the

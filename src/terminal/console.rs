@@ -14,9 +14,9 @@ use rustix::io::Errno;
 use rustix::mount::{open_tree, OpenTreeFlags};
 
 use crate::init::{Context, StepError};
+use crate::procfs::PROC_SUPER_MAGIC;
 use crate::rootfs::{mounts, resolve};
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 const SYSFS_MAGIC: i64 = 0x6265_6572;
 
 /// Bind-mounts `slave` on the container's /dev/console. Runs in the init after pivot_root.

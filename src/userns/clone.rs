@@ -8,6 +8,11 @@
 //! short-lived helper: it joins the user namespace first, as the runtime-spec's order requires,
 //! then the others, and clones the init with CLONE_PARENT, so the init is `berth create`'s own
 //! child, exactly as without the helper. Without joins, the init is cloned directly.
+//!
+//! Pid and time namespaces given by path apply to children: they are joined by whoever clones
+//! the init (the helper, after the user namespace, so that the init's pid it reports is the one
+//! berth sees; or berth itself, which then returns to its own so that the hooks it runs later
+//! start in the runtime's namespaces).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -33,14 +38,19 @@ pub fn clone_init(
     cgroup: Option<BorrowedFd<'_>>,
 ) -> Result<(Forked, bool), String> {
     if !needs_helper(ns) {
+        let own = namespaces::join_for_children(&ns.join_before_clone)?;
         let flags = ns.clone_flags;
-        return match sys::clone3_into_cgroup(flags, true, cgroup) {
+        let cloned = match sys::clone3_into_cgroup(flags, true, cgroup) {
             Ok(f) => Ok((f, cgroup.is_some())),
             // A kernel without CLONE_INTO_CGROUP (before 5.7): the caller joins it.
             Err(_) if cgroup.is_some() => sys::clone3(flags, true).map(|f| (f, false)),
             Err(e) => Err(e),
         }
         .map_err(|e| format!("clone3 of the container's init: {e}"));
+        if !matches!(cloned, Ok((Forked::Child, _))) {
+            own.restore()?;
+        }
+        return cloned;
     }
     let (rd, wr) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let helper = match sys::clone3(0, false).map_err(|e| format!("fork: {e}"))? {
@@ -94,16 +104,20 @@ pub fn clone_init(
 
 /// In the helper: the user namespace first, then the others, then the init.
 fn join_and_clone(ns: &namespaces::Plan) -> Result<Forked, String> {
+    let others = || {
+        namespaces::join(&ns.join_before_clone)?;
+        namespaces::join(&ns.join_in_init)
+    };
     if let Some(user) = &ns.join_user {
         namespaces::join(std::slice::from_ref(user))?;
-        namespaces::join(&ns.join_in_init).map_err(|e| {
+        others().map_err(|e| {
             format!(
                 "{e} (in the user namespace {}, only namespaces that belong to it can be joined)",
                 user.path.display()
             )
         })?;
     } else {
-        namespaces::join(&ns.join_in_init)?;
+        others()?;
     }
     sys::clone3_sibling(ns.clone_flags).map_err(|e| format!("clone3 of the container's init: {e}"))
 }

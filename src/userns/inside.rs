@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use rustix::process::{Gid, Uid};
 
-use super::maps::{IdMap, Range};
+use super::maps::IdMap;
 use super::Plan;
 use crate::init::{Context, StepError};
 use crate::rootfs::mounts;
@@ -55,13 +55,8 @@ pub fn active() -> bool {
     }
     match NESTED.load(Ordering::Relaxed) {
         0 => {
-            let initial = [Range {
-                container: 0,
-                host: 0,
-                size: u32::MAX,
-            }];
             let nested = std::fs::read_to_string("/proc/self/uid_map")
-                .is_ok_and(|m| IdMap::parse(&m).0 != initial);
+                .is_ok_and(|m| IdMap::parse(&m) != IdMap::identity());
             NESTED.store(if nested { 2 } else { 1 }, Ordering::Relaxed);
             nested
         }
@@ -171,6 +166,21 @@ pub fn explain_access(e: io::Error, path: &Path) -> io::Error {
         format!(
             "{e}: in its user namespace berth works as {who}, and every directory above {} must let that user through",
             path.display()
+        ),
+    )
+}
+
+/// Explains an EPERM from making the private procfs the init writes sysctls and LSM labels
+/// through (see procfs): in a user namespace the kernel makes a procfs only for a pid namespace
+/// that the user namespace owns.
+pub fn explain_procfs(e: io::Error) -> io::Error {
+    if e.raw_os_error() != Some(libc::EPERM) || !active() {
+        return e;
+    }
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: in a user namespace the kernel makes a procfs only for a pid namespace the user namespace owns; give the container a pid namespace of its own"
         ),
     )
 }

@@ -24,6 +24,18 @@ impl Range {
     fn last(first: u32, size: u32) -> u64 {
         first as u64 + size as u64 - 1
     }
+
+    /// A config's mappings: `linux.uidMappings`/`gidMappings`, or a mount's.
+    pub fn from_spec(v: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Vec<Range> {
+        v.iter()
+            .flatten()
+            .map(|m| Range {
+                container: m.container_id(),
+                host: m.host_id(),
+                size: m.size(),
+            })
+            .collect()
+    }
 }
 
 /// A whole map, in the order given.
@@ -34,6 +46,15 @@ pub struct IdMap(pub Vec<Range>);
 pub const MAX_LINES: usize = 340;
 
 impl IdMap {
+    /// Every id to itself: the initial user namespace's map.
+    pub fn identity() -> IdMap {
+        IdMap(vec![Range {
+            container: 0,
+            host: 0,
+            size: u32::MAX,
+        }])
+    }
+
     /// The host id of container id `id`, if it is mapped.
     pub fn to_host(&self, id: u32) -> Option<u32> {
         self.0

@@ -24,11 +24,13 @@ pub mod maps;
 use std::io;
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use oci_spec::runtime::LinuxNamespaceType;
 
 pub use cgroup::delegate;
 pub use clone::clone_init;
-pub use inside::{active, become_root, explain_access, explain_locked, host_instance};
+pub use inside::{
+    active, become_root, explain_access, explain_locked, explain_procfs, host_instance,
+};
 use inside::{INHERITS_IPC, INHERITS_NET, INHERITS_PID};
 use maps::{IdMap, Range};
 
@@ -59,28 +61,11 @@ pub struct Plan {
     pub inherits: u8,
 }
 
-fn ranges(v: &Option<Vec<LinuxIdMapping>>) -> Vec<Range> {
-    v.iter()
-        .flatten()
-        .map(|m| Range {
-            container: m.container_id(),
-            host: m.host_id(),
-            size: m.size(),
-        })
-        .collect()
-}
-
 /// The map of the user namespace berth itself runs in (all ids on most hosts).
 fn own_map(which: &str) -> IdMap {
     std::fs::read_to_string(format!("/proc/self/{which}"))
         .map(|t| IdMap::parse(&t))
-        .unwrap_or_else(|_| {
-            IdMap(vec![Range {
-                container: 0,
-                host: 0,
-                size: u32::MAX,
-            }])
-        })
+        .unwrap_or_else(|_| IdMap::identity())
 }
 
 impl Plan {
@@ -90,7 +75,10 @@ impl Plan {
         let Some(linux) = c.spec.linux().as_ref() else {
             return Ok(None);
         };
-        let (uids, gids) = (ranges(linux.uid_mappings()), ranges(linux.gid_mappings()));
+        let (uids, gids) = (
+            Range::from_spec(linux.uid_mappings()),
+            Range::from_spec(linux.gid_mappings()),
+        );
         let list = linux.namespaces().as_deref().unwrap_or_default();
         let index = list
             .iter()
@@ -286,14 +274,6 @@ impl Plan {
             ));
         }
         Ok(())
-    }
-
-    /// The host uid of the container's root.
-    pub fn host_root(&self) -> (u32, u32) {
-        (
-            self.uid_map.to_host(0).unwrap_or(0),
-            self.gid_map.to_host(0).unwrap_or(0),
-        )
     }
 
     /// devpts refuses `uid=`/`gid=` options naming ids its user namespace does not map (the

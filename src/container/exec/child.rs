@@ -1,8 +1,9 @@
 //! The cloned process of `exec`, from the clone to the execve. In order: it joins the
-//! container's cgroup (then sets process.execCPUAffinity's final CPUs), the init's namespaces,
-//! a session of its own, the cwd (checked to lie inside the root: CVE-2024-21626), its
-//! terminal, limits, user and capabilities, closes berth's fds and execs with the container's
-//! seccomp filter loaded last: the init's own steps, from process/ and init/.
+//! container's cgroup (then sets process.execCPUAffinity's final CPUs), the init's namespaces
+//! (and its root, in a shared mount namespace), a session of its own, the cwd (checked to lie
+//! inside the root: CVE-2024-21626), its terminal, limits, user and capabilities, closes
+//! berth's fds and execs with the container's seccomp filter loaded last: the init's own
+//! steps, from process/ and init/.
 //!
 //! Like the init, a copy of the single-threaded parent (see init/): it never returns, it execs
 //! or `_exit`s, and reports a failure over the channel.
@@ -15,7 +16,7 @@ use rustix::thread::ThreadNameSpaceType;
 
 use crate::channel::{Channel, FromInit, ToInit};
 use crate::init::{self, Context, StepError};
-use crate::process::{self, rlimits};
+use crate::process;
 use crate::procfs::ProcFs;
 use crate::{lsm, seccomp, sys, terminal};
 
@@ -30,6 +31,9 @@ pub struct Plan {
     pub lsm: lsm::Plan,
     /// A pidfd of the container's init: the namespaces to join.
     pub init: OwnedFd,
+    /// The init's root, when the container shares a mount namespace (its rootfs is entered with
+    /// chroot there, see rootfs::shared): entered after the namespaces.
+    pub root: Option<OwnedFd>,
     /// The init's namespaces that are not berth's (the pid one aside: the parent joined it).
     pub join: ThreadNameSpaceType,
     /// Each v1 hierarchy's `tasks` (and the cgroup2 `cgroup.procs` when the clone could not
@@ -88,33 +92,21 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     }
     rustix::thread::move_into_thread_name_spaces(std::os::fd::AsFd::as_fd(&plan.init), plan.join)
         .step(|| "joining the container's namespaces".into())?;
+    if let Some(root) = &plan.root {
+        rustix::process::fchdir(root).step(|| "entering the container's root".into())?;
+        rustix::process::chroot(".").step(|| "chroot into the container's root".into())?;
+    }
     // Its own session, as under runc (and needed to take a terminal).
     rustix::process::setsid().step(|| "setsid".into())?;
     // The caller's session keyring is not the container's to read.
     sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
 
     let p = &mut plan.process;
-    rustix::process::chdir(&p.cwd).step(|| format!("chdir to cwd {}", p.cwd.display()))?;
-    let cwd = rustix::process::getcwd(Vec::new()).step(|| "getcwd".into())?;
-    if !cwd.to_bytes().starts_with(b"/") {
-        return Err(StepError::msg(format!(
-            "cwd {} resolves outside the container's root",
-            p.cwd.display()
-        )));
-    }
+    init::enter_cwd(p, "")?;
     if let Some(term) = &plan.terminal {
         terminal::setup(term, p.uid, false)?;
     }
-    rlimits::apply(&p.rlimits).map_err(StepError::msg)?;
-    if let Some((class, level)) = p.io_priority {
-        sys::ioprio_set(class, level).step(|| "setting ioPriority".into())?;
-    }
-    if let Some(attr) = &p.scheduler {
-        sys::sched_setattr(attr).step(|| "setting scheduler".into())?;
-    }
-    if let Some(persona) = plan.personality {
-        sys::personality(persona as libc::c_ulong).step(|| "setting linux.personality".into())?;
-    }
+    init::apply_limits(p, plan.personality, "")?;
     let program = p.find_program().map_err(StepError::msg)?;
     p.add_home();
     if !plan.lsm.is_empty() {
@@ -126,14 +118,7 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     let hold_admin = init::holds_sys_admin(p, plan.seccomp.as_ref());
     init::apply_credentials(p, hold_admin)?;
 
-    // Nothing of berth's may leak into the container: every fd past stdio and the preserved
-    // ones closes at exec; the preserved ones are inherited whatever flag the caller gave them.
-    sys::cloexec_from(3 + p.preserve_fds).step(|| "marking fds close-on-exec".into())?;
-    for fd in 3..3 + p.preserve_fds as i32 {
-        // SAFETY: F_SETFD only changes the descriptor's flags; an fd that is not open fails
-        // harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    init::close_runtime_fds(p)?;
 
     // A filter that notifies is loaded now and its listener handed to the agent (through the
     // parent) before the exec; any other filter is loaded by init::exec, last.

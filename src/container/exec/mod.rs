@@ -92,6 +92,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         terminal: None,
         lsm: std::mem::take(&mut built.lsm),
         init: init_pidfd(&c)?,
+        root: None,
         join: Ns::empty(),
         cgroup_join: Vec::new(),
     };
@@ -109,6 +110,9 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
     };
     let (join_pid, join) = namespaces_to_join(c.state.pid)?;
     plan.join = join;
+    if c.state.shared_root.is_some() {
+        plan.root = Some(init_root(&c)?);
+    }
     let into_cgroup = c.state.cgroup.clone_into_fd();
     cgroup_target(&c, &mut plan, into_cgroup.is_some())?;
     let (parent_end, child_end) = channel::pair().map_err(sys_err("creating the exec channel"))?;
@@ -228,19 +232,6 @@ fn hand_to_seccomp_agent(
     child: &Child,
     fd: i32,
 ) -> Result<(), Error> {
-    let listener = plan
-        .seccomp
-        .as_ref()
-        .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| {
-            Error::Init("the process sent a seccomp listener nobody asked for".into())
-        })?;
-    let pidfd = child
-        .pidfd
-        .as_ref()
-        .ok_or_else(|| Error::Init("no pidfd for the process".into()))?;
-    let copy = rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
-        .map_err(|e| sys_err("copying the seccomp listener from the process")(e.into()))?;
     let who = seccomp::notify::Container {
         id: &c.state.id,
         pid: c.state.pid,
@@ -249,10 +240,8 @@ fn hand_to_seccomp_agent(
         bundle: &c.state.bundle,
         annotations: &c.state.annotations,
     };
-    seccomp::notify::send(listener, &who, copy.as_fd()).map_err(sys_err(format!(
-        "sending the seccomp listener to the agent at linux.seccomp.listenerPath {}",
-        listener.path.display()
-    )))
+    let pidfd = child.pidfd.as_ref().map(|p| p.as_fd());
+    seccomp::notify::hand_over(plan.seccomp.as_ref(), pidfd, fd, &who).map_err(Error::Init)
 }
 
 /// A pidfd of the container's init, opened while its start time still matched (a pid reused
@@ -270,6 +259,27 @@ fn init_pidfd(c: &Container) -> Result<OwnedFd, Error> {
         return Err(stopped());
     }
     Ok(fd)
+}
+
+/// The init's root, for a container without a mount namespace of its own: it lives chrooted
+/// in its rootfs bind (rootfs::shared), which joining its mount namespace does not enter.
+fn init_root(c: &Container) -> Result<OwnedFd, Error> {
+    let path = format!("/proc/{}/root", c.state.pid);
+    let root = rustix::fs::open(
+        path.as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys_err(format!("opening the root of {}", c.state.id))(e.into()))?;
+    // Opened while the start time still matched: the root of the init, not of a reused pid.
+    if !c.state.init_alive() {
+        return Err(Error::WrongStatus {
+            id: c.state.id.clone(),
+            status: Status::Stopped,
+            action: "cannot exec in it",
+        });
+    }
+    Ok(root)
 }
 
 /// The namespaces of the init that differ from berth's: (the pid namespace, the others).
