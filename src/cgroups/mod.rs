@@ -280,18 +280,15 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies a config's `linux.resources` at create: the limits, then the device rules
-    /// (from `devices::rules`, which always hold runc's defaults).
-    pub fn apply_config(
-        &self,
-        c: &crate::spec::Config,
-        rules: &[devices::Rule],
-    ) -> Result<(), CgroupError> {
-        let linux = c.spec.linux().as_ref();
-        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-            self.apply(r)?;
+    /// Applies a config's `linux.resources` at create, all but the device rules (`apply_devices`,
+    /// with `devices::rules`). `create` does this while the init builds its rootfs, as runc does
+    /// (it applies them when its init reports ready): nothing of the container runs before
+    /// `start`.
+    pub fn apply_resources(&self, c: &crate::spec::Config) -> Result<(), CgroupError> {
+        match c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            Some(r) => self.apply(r),
+            None => Ok(()),
         }
-        self.apply_devices(rules, None)
     }
 
     /// Applies device rules: to the v1 devices controller where there is one, else as the

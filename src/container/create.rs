@@ -316,14 +316,23 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     if let Some(u) = &plan.userns {
         u.delegate_cgroup(&hierarchies, &cg)?;
     }
-    cg.apply_config(&config, &device_rules)?;
-    let saved = dir.config_file();
-    fs::write(&saved, &config.text).map_err(sys_err(format!("writing {}", saved.display())))?;
+    // The device rules before the init makes its device nodes: a v1 devices cgroup is rewritten
+    // rule by rule (deny all, then each allow), and a mknod in between would be refused.
+    cg.apply_devices(&device_rules, None)?;
     // Provisional state (the init is not set up yet: "creating" while this process lives), so
     // that if this process is killed from here on, `delete` still finds the cgroup to remove.
     st.cgroup = cg.clone();
     dir.save(&st)?;
     phase(&mut t, "creating the cgroup");
+    parent_end
+        .send_to_init(ToInit::Go)
+        .map_err(sys_err("signalling the init"))?;
+    // While the init joins the cgroup and builds the rootfs: the limits (a failure kills the
+    // init, see Cleanup), the saved config and the oom score, all before anything of the
+    // container's runs.
+    cg.apply_resources(&config)?;
+    let saved = dir.config_file();
+    fs::write(&saved, &config.text).map_err(sys_err(format!("writing {}", saved.display())))?;
     if let Some(adj) = plan.process.oom_score_adj {
         // Through the host's /proc, so nothing of the container's can redirect the write.
         procfs::ProcFs::mounted()
@@ -335,9 +344,7 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
             })
             .map_err(sys_err(format!("setting process.oomScoreAdj to {adj}")))?;
     }
-    parent_end
-        .send_to_init(ToInit::Go)
-        .map_err(sys_err("signalling the init"))?;
+    phase(&mut t, "applying the limits");
     loop {
         match parent_end
             .recv_from_init()
