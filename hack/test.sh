@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit tests, the integration tests on real containers,
-# then containerd, podman and dockerd running their containers on berth's release build.
+# The whole test suite: formatting, lints, unit tests, the integration tests on real containers
+# (on the debug build, in a cgroup2-only VM, on the static release build), then containerd,
+# podman and dockerd running their containers on berth's release build.
 # Run as root from the repository: sudo bash hack/test.sh
 #   BERTH_ENGINES=0   skip the engine scripts (hack/engine-*.sh)
 set -euo pipefail
@@ -17,6 +18,15 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo test --quiet
 # The cgroup tests again in a cgroup2-only QEMU guest (this host is hybrid).
 bash hack/test-cgroup2-vm.sh
+# The integration tests again on the static release binary (hack/release.sh: musl, no PIE,
+# the ELF-entry re-exec), which is what people install and what the benchmark measures.
+#   BERTH_RELEASE_PASS=0   skips this pass
+if [ $root = 1 ] && [ "${BERTH_RELEASE_PASS:-1}" = 1 ]; then
+	t0=$SECONDS
+	release=$(bash hack/release.sh)
+	BERTH_TEST_RUNTIME=$release cargo test --quiet --test integration
+	echo "test: the release binary's pass took $((SECONDS - t0)) s" >&2
+fi
 
 if [ $root = 0 ] || [ "${BERTH_ENGINES:-1}" = 0 ]; then
 	echo "test: engine scripts skipped" >&2

@@ -121,7 +121,7 @@ fn open_namespace(path: &PathBuf, typ: LinuxNamespaceType) -> Result<OwnedFd, St
         return Err(format!("{} is not a namespace file", path.display()));
     }
     // SAFETY: NS_GET_NSTYPE takes no argument and only returns the namespace's CLONE_NEW* type.
-    let found = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    let found = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
     if found >= 0 && found as u64 != clone_flag(typ) {
         return Err(format!("{} is not a {typ} namespace", path.display()));
     }

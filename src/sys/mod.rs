@@ -441,13 +441,13 @@ pub fn link_up(name: &std::ffi::CStr) -> io::Result<()> {
     }
     // SAFETY: SIOCGIFFLAGS reads the interface named in `req` and writes its flags into the
     // union; `req` is a valid, writable ifreq that outlives the call.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel filled ifru_flags above; reading and setting it is plain integer access.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: SIOCSIFFLAGS only reads `req`, a valid ifreq naming the interface and its flags.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
