@@ -4,6 +4,7 @@
 //! module of the same name (`namespaces`, `rootfs`, `process`, `cgroups`). `container` is the
 //! lifecycle seen from outside, `init` the ordered steps inside the new container.
 
+pub mod arena;
 pub mod cgroups;
 pub mod channel;
 pub mod cli;

@@ -6,6 +6,11 @@ use clap::Parser;
 
 use berth::{cli, logging};
 
+/// A bump arena first (see src/arena.rs): a command's allocations are many, small and freed at
+/// exit.
+#[global_allocator]
+static ALLOC: berth::arena::Arena = berth::arena::Arena;
+
 fn main() {
     // No socket or file of berth's may land on fd 0-2 and be handed to a container as stdio.
     berth::sys::ensure_stdio();
