@@ -403,14 +403,19 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     st.creator = None;
     let start = then == ToInit::Start;
     if start {
-        // `run`: the init execs while the state is written (until then the container reads as
-        // "creating", this process being alive); a failure below still kills it (cleanup).
+        // `run`: the pid file first, a path the user gave that may fail: the program must not
+        // have run when `run` fails on it. Then the init execs while the state is written
+        // (until then the container reads as "creating", this process being alive); a failure
+        // below still kills it (cleanup).
+        if let Some(pf) = o.pid_file {
+            write_pid_file(pf, pid)?;
+        }
         parent_end
             .send_to_init(ToInit::Start)
             .map_err(sys_err("signalling the init"))?;
     }
     dir.save(&st)?;
-    if let Some(pf) = o.pid_file {
+    if let Some(pf) = o.pid_file.filter(|_| !start) {
         write_pid_file(pf, pid)?;
     }
     if !start {
