@@ -212,3 +212,29 @@ fn values_that_cannot_be_applied_are_refused() {
         }
     }
 }
+
+/// `run` with a pid file it cannot write fails before the program runs, and leaves nothing (as
+/// `create` would). A large state (its annotations are saved in state.json) gives the program
+/// time to run if the init were started before the pid file is written.
+#[test]
+fn run_with_an_unwritable_pid_file_never_starts_the_program() {
+    need_root!();
+    let out_dir = HostDir::new();
+    let bundle = Bundle::new()
+        .mount(json!({"destination": "/out", "type": "bind",
+                      "source": out_dir.path(), "options": ["rbind", "rw"]}))
+        .set(
+            "/annotations/org.berth.test.padding",
+            json!("x".repeat(64 << 20)),
+        )
+        .args(&["sh", "-c", "echo ran > /out/ran"]);
+    let c = Container::new(bundle);
+    let pid_file = out_dir.path().join("missing-dir/pid").display().to_string();
+    let out = c.run(&["--pid-file", &pid_file]);
+    out.assert_failed();
+    assert!(
+        !out_dir.path().join("ran").exists(),
+        "the program ran: {out}"
+    );
+    c.assert_no_leftovers();
+}

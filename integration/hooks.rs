@@ -485,3 +485,36 @@ fn bad_hook_entries_are_refused_by_name() {
         c.assert_no_leftovers();
     }
 }
+
+/// createContainer hooks run in the container's cgroup under its limits and oom score, as under
+/// runc (which applies them before any hook): even when no prestart or createRuntime hook makes
+/// the init wait for `create` before them. A large config (create copies it into the state dir
+/// after the limits, before the oom score) gives `create` time to be late.
+#[test]
+fn create_container_hooks_run_under_the_limits() {
+    need_root!();
+    let hooks = HookDir::new();
+    let dir = hooks.path().display().to_string();
+    let bundle = Bundle::new().args(&["true"]);
+    let pids_max = crate::cgroups::cg_file(&bundle, "pids", "pids.max");
+    let script = format!(
+        "cat /proc/self/oom_score_adj > {dir}/oom; cat {} > {dir}/pids",
+        pids_max.display()
+    );
+    let bundle = bundle
+        .set("/process/oomScoreAdj", json!(123))
+        .set("/linux/resources/pids", json!({"limit": 57}))
+        // An unknown field: only `create`'s copy of the config carries it.
+        .set("/org.berth.test.padding", json!("x".repeat(64 << 20)))
+        .set(
+            "/hooks/createContainer",
+            json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}]),
+        );
+    let mut c = Container::new(bundle);
+    c.create(&[]).assert_ok();
+    let read = |f: &str| fs::read_to_string(hooks.path().join(f)).unwrap_or_default();
+    assert_eq!(read("oom").trim(), "123", "oom_score_adj seen by the hook");
+    assert_eq!(read("pids").trim(), "57", "pids.max seen by the hook");
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}

@@ -30,7 +30,8 @@ struct Space(UnsafeCell<[u8; SIZE]>);
 unsafe impl Sync for Space {}
 
 static SPACE: Space = Space(UnsafeCell::new([0; SIZE]));
-/// Offset of the first free byte of SPACE.
+/// Offset of the first free byte of SPACE. A block given back (Release) may be handed out again
+/// to another thread (Acquire): its last owner's writes happen before the new owner's.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Arena;
@@ -48,14 +49,14 @@ impl Arena {
     /// A block of `layout` from the arena, or None when it does not fit.
     fn bump(&self, layout: Layout) -> Option<*mut u8> {
         let base = base();
-        let mut cur = NEXT.load(Ordering::Relaxed);
+        let mut cur = NEXT.load(Ordering::Acquire);
         loop {
             let start = (base + cur).checked_next_multiple_of(layout.align())? - base;
             let end = start.checked_add(layout.size())?;
             if end > SIZE {
                 return None;
             }
-            match NEXT.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
+            match NEXT.compare_exchange_weak(cur, end, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Some((base + start) as *mut u8),
                 Err(now) => cur = now,
             }
@@ -85,7 +86,7 @@ unsafe impl GlobalAlloc for Arena {
         let _ = NEXT.compare_exchange(
             start + layout.size(),
             start,
-            Ordering::Relaxed,
+            Ordering::Release,
             Ordering::Relaxed,
         );
     }
@@ -102,7 +103,7 @@ unsafe impl GlobalAlloc for Arena {
                 .compare_exchange(
                     start + layout.size(),
                     end,
-                    Ordering::Relaxed,
+                    Ordering::AcqRel,
                     Ordering::Relaxed,
                 )
                 .is_ok()

@@ -313,8 +313,9 @@ pub fn state_json(state: &serde_json::Value) -> Vec<u8> {
 /// What the init needs to run the container-side hooks (and to stop for the runtime's).
 #[derive(Default)]
 pub struct InContainer {
-    /// prestart or createRuntime hooks exist: the init stops before pivot_root so that
-    /// `create` can run them.
+    /// Some hook runs before pivot_root: the init stops there for `create`, which runs the
+    /// prestart and createRuntime hooks (if any) only once the limits and the oom score are set
+    /// (see container::create), so that createContainer hooks run under them too.
     pub runtime_hooks: bool,
     pub create_container: Vec<Hook>,
     pub start_container: Vec<Hook>,

@@ -255,7 +255,9 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
             m.remove("pid");
         }
         plan.hooks = hooks::InContainer {
-            runtime_hooks: !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty(),
+            runtime_hooks: !hooks.prestart.is_empty()
+                || !hooks.create_runtime.is_empty()
+                || !hooks.create_container.is_empty(),
             create_container: std::mem::take(&mut hooks.create_container),
             start_container: std::mem::take(&mut hooks.start_container),
             state,
@@ -360,11 +362,16 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
                 hand_to_seccomp_agent(&plan, &st, &bundle, pid, fd, &cleanup)?
             }
             Some(FromInit::RuntimeHooks) => {
-                // In berth's own namespaces, with the init's pid as the host sees it.
-                let state = hooks::state_json(&State { pid, ..st.clone() }.to_oci(Status::Created));
-                let none = hooks::Context::default();
-                hooks::run(Kind::Prestart, &hooks.prestart, &state, none)?;
-                hooks::run(Kind::CreateRuntime, &hooks.create_runtime, &state, none)?;
+                // Also asked when only createContainer hooks exist: they must wait for the
+                // limits above.
+                if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
+                    // In berth's own namespaces, with the init's pid as the host sees it.
+                    let state =
+                        hooks::state_json(&State { pid, ..st.clone() }.to_oci(Status::Created));
+                    let none = hooks::Context::default();
+                    hooks::run(Kind::Prestart, &hooks.prestart, &state, none)?;
+                    hooks::run(Kind::CreateRuntime, &hooks.create_runtime, &state, none)?;
+                }
                 parent_end
                     .send_to_init(ToInit::HooksDone)
                     .map_err(sys_err("signalling the init"))?;
@@ -396,14 +403,19 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
     st.creator = None;
     let start = then == ToInit::Start;
     if start {
-        // `run`: the init execs while the state is written (until then the container reads as
-        // "creating", this process being alive); a failure below still kills it (cleanup).
+        // `run`: the pid file first, a path the user gave that may fail: the program must not
+        // have run when `run` fails on it. Then the init execs while the state is written
+        // (until then the container reads as "creating", this process being alive); a failure
+        // below still kills it (cleanup).
+        if let Some(pf) = o.pid_file {
+            write_pid_file(pf, pid)?;
+        }
         parent_end
             .send_to_init(ToInit::Start)
             .map_err(sys_err("signalling the init"))?;
     }
     dir.save(&st)?;
-    if let Some(pf) = o.pid_file {
+    if let Some(pf) = o.pid_file.filter(|_| !start) {
         write_pid_file(pf, pid)?;
     }
     if !start {
