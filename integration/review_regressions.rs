@@ -2,7 +2,7 @@
 
 use crate::bundle::Bundle;
 use crate::common::Container;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A config without process.capabilities gives the container no capabilities, as runc does.
 #[test]
@@ -289,6 +289,37 @@ fn a_container_being_created_is_not_deleted() {
     c.kill(Some("KILL")).assert_failed();
     assert!(dir.join("state.json").exists());
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+/// berth-specific: a `berth run` SIGKILLed between telling its init to exec and saving the state
+/// leaves a running program and a state with no init pid, whose creator is dead. delete kills
+/// what is in the container's cgroup and removes everything (it skipped the kill, since the
+/// container has its own pid namespace, and the busy cgroup made it fail).
+#[test]
+fn delete_cleans_up_after_a_run_killed_before_its_state() {
+    need_berth!();
+    let mut c = Container::new(Bundle::new().args(&["sleep", "600"]));
+    c.create_and_start();
+    let file = c.root().join(&c.id).join("state.json");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read state")).expect("json");
+    let init = state["pid"].as_i64().expect("pid");
+    // What a killed run leaves: pid 0, and a creator that is gone (no process has pid 0's
+    // start time 1 here).
+    state["pid"] = json!(0);
+    state["startTime"] = json!(0);
+    state["creator"] = json!([init, 1]);
+    std::fs::write(&file, state.to_string()).expect("write state");
+    assert_eq!(c.status(), "stopped");
+    c.delete(false).assert_ok();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{init}")).exists()
+            || std::fs::read_to_string(format!("/proc/{init}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true),
+        "the program still runs"
+    );
+    c.assert_no_leftovers();
 }
 
 /// A foreground `run` survives glibc's reserved signals (32, 33), which it blocks and forwards

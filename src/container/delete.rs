@@ -65,7 +65,9 @@ fn remove(
     poststop: Result<Vec<hooks::Hook>, Error>,
 ) -> Result<(), Error> {
     // Without its own pid namespace, processes may outlive the init: the cgroup holds them all.
-    if !st.own_pid_ns || status != Status::Stopped {
+    // So may a program whose init was never recorded (pid 0: its create or run was killed after
+    // the init was told to go on, before the state was saved).
+    if !st.own_pid_ns || status != Status::Stopped || st.pid == 0 {
         kill_all(st, libc::SIGKILL);
     }
     st.cgroup.remove()?;
