@@ -46,6 +46,9 @@ $bb mount -t sysfs sysfs /sys
 $bb mkdir -p /dev/pts /dev/shm
 $bb mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
 $bb mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# The host's /tmp stays reachable under the guest's own (see the working directory below).
+$bb mkdir -p /.host-tmp
+$bb mount --bind /tmp /.host-tmp
 $bb mount -t tmpfs -o mode=1777 tmpfs /tmp
 $bb mount -t tmpfs -o mode=755 tmpfs /run
 $bb mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
@@ -64,6 +67,17 @@ run=$(arg berth.run)
 $bb mkdir -p "$run"
 $bb mount -t 9p -o trans=virtio,version=9p2000.L,access=client,msize=512000 run "$run" ||
 	fail "mounting the run directory $run failed"
+# A working directory under /tmp (a CI clone there, say) is the host's, not the guest's empty
+# /tmp: the host's directory that holds it comes back at its own path.
+cwd=$($bb cat "$run/cwd")
+case $cwd in
+/tmp/?*)
+	top=${cwd#/tmp/}
+	top=/tmp/${top%%/*}
+	$bb mkdir -p "$top"
+	$bb mount --bind "/.host-tmp/${top#/tmp/}" "$top" || fail "binding the working directory $top failed"
+	;;
+esac
 $bb ip link set lo up
 $bb hostname cgroup2-vm
 

@@ -109,6 +109,7 @@ run=$(mktemp -d /tmp/berth-vm.XXXXXX)
 cleanup() { rm -rf "$run"; }
 trap cleanup EXIT
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+printf '%s' "$PWD" >"$run/cwd"
 {
 	echo "cd $(quote "$PWD") || exit 125"
 	for name in $(compgen -e); do
