@@ -581,3 +581,43 @@ fn exec_hands_its_seccomp_listener_to_the_agent() {
     );
     finish(c);
 }
+
+/// The session keyring an exec'd process gets, as runc gives it: a new one, unless the container
+/// was created with --no-new-keyring (then the caller's, like the init's).
+#[test]
+fn exec_joins_a_new_session_keyring_unless_created_without() {
+    need_root!();
+    // KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), without creating one.
+    // SAFETY: keyctl with integer arguments only.
+    let mine = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3i64, 0) };
+    assert!(mine > 0, "keyctl: {}", std::io::Error::last_os_error());
+    let step = "sys:fa:0:fffffffffffffffd:0";
+    for no_new in [false, true] {
+        let b = Bundle::new().args(&["sh", "-c", "echo ready; exec sleep 1000"]);
+        fs::copy(crate::seccomp::probe(), b.rootfs().join("probe")).expect("copy the probe");
+        let mut c = Container::new(b);
+        let flags: &[&str] = if no_new { &["--no-new-keyring"] } else { &[] };
+        c.create(flags).assert_ok();
+        c.start().assert_ok();
+        c.wait_output("ready");
+        let out = exec(&c, &[], &["/probe", step]);
+        out.assert_ok();
+        let theirs: i64 = out
+            .stdout
+            .trim()
+            .rsplit(" = ")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no keyring id: {out}"));
+        assert!(theirs > 0, "keyctl in the container: {out}");
+        if no_new {
+            assert_eq!(
+                theirs, mine,
+                "--no-new-keyring: the caller's keyring expected"
+            );
+        } else {
+            assert_ne!(theirs, mine, "a new session keyring expected");
+        }
+        finish(c);
+    }
+}

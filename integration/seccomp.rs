@@ -107,7 +107,7 @@ __asm__(".globl _start\n_start:\n xor %rbp, %rbp\n mov %rsp, %rdi\n"
 "#;
 
 /// The probe binary, built once per test run.
-fn probe() -> &'static Path {
+pub(crate) fn probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -90,6 +90,10 @@ pub struct State {
     /// own.
     #[serde(default)]
     pub shared_root: Option<SharedRoot>,
+    /// Created with --no-new-keyring: exec'd processes keep their caller's session keyring too,
+    /// as under runc (otherwise each joins a new one, as the init did).
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// The runtime-spec status.
@@ -367,6 +371,7 @@ mod tests {
             own_pid_ns: true,
             creator: None,
             shared_root: None,
+            no_new_keyring: false,
         };
         assert!(s.init_alive());
         let reused = State {

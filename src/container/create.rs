@@ -245,6 +245,7 @@ fn create_then(o: &CreateOptions, then: ToInit) -> Result<Created, Error> {
             state::proc_stat(me).map(|(start, _)| (me, start))
         },
         shared_root: None,
+        no_new_keyring: !o.new_keyring,
     };
     if !cleanup.poststop.is_empty() {
         cleanup.stopped_state = hooks::state_json(&st.to_oci(Status::Stopped));

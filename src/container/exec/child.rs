@@ -36,6 +36,8 @@ pub struct Plan {
     pub root: Option<OwnedFd>,
     /// The init's namespaces that are not berth's (the pid one aside: the parent joined it).
     pub join: ThreadNameSpaceType,
+    /// Join a new session keyring (unless the container was created with --no-new-keyring).
+    pub new_keyring: bool,
     /// Each v1 hierarchy's `tasks` (and the cgroup2 `cgroup.procs` when the clone could not
     /// land in it): see cgroups::Cgroup::self_join_files.
     pub cgroup_join: Vec<(PathBuf, OwnedFd)>,
@@ -99,7 +101,9 @@ fn setup(plan: &mut Plan, chan: &Channel) -> Result<Option<CString>, StepError> 
     // Its own session, as under runc (and needed to take a terminal).
     rustix::process::setsid().step(|| "setsid".into())?;
     // The caller's session keyring is not the container's to read.
-    sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
+    if plan.new_keyring {
+        sys::join_new_session_keyring().step(|| "joining a new session keyring".into())?;
+    }
 
     let p = &mut plan.process;
     init::enter_cwd(p, "")?;

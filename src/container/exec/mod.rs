@@ -94,6 +94,7 @@ pub fn exec(o: &ExecOptions) -> Result<i32, Error> {
         init: init_pidfd(&c)?,
         root: None,
         join: Ns::empty(),
+        new_keyring: !c.state.no_new_keyring,
         cgroup_join: Vec::new(),
     };
     let size = terminal::size_from_spec(built.process.console_size())
