@@ -214,3 +214,76 @@ fn args_env_and_cwd_are_as_configured() {
     assert_eq!(out.stdout, want, "{out}");
     c.assert_no_leftovers();
 }
+
+/// A process running as another user can reopen its stdio when that is a pipe (what shims and
+/// conmon pass), as under runc: the init's and an exec'd process's. A regular file given as
+/// stdio keeps its owner (berth-specific: runc hands it to the container's user).
+#[test]
+fn a_non_root_process_can_reopen_its_stdio_pipe() {
+    need_root!();
+    use std::io::Read;
+    use std::process::Stdio;
+    // Prints either way, so that a failure shows (and the read below never waits forever).
+    let reopen =
+        "{ echo reopened >/proc/self/fd/1 || echo not-reopened; } 2>/dev/null; echo ok-$(id -u)";
+    let b = Bundle::new()
+        .set("/process/user", json!({"uid": 1000, "gid": 1000}))
+        .args(&[
+            "sh",
+            "-c",
+            &format!("{reopen}; echo ready >/dev/stderr; exec sleep 1000"),
+        ]);
+    let c = Container::new(b);
+    // The init: stdout a pipe, read once the process has written.
+    let bundle = c.bundle.path().display().to_string();
+    let args = [
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.as_str(),
+        c.id.as_str(),
+    ];
+    let mut cmd = c.command(&args, c.append("ctr.out"), c.append("ctr.err"));
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn run");
+    let mut pipe = child.stdout.take().expect("stdout pipe");
+    assert!(
+        child.wait().expect("wait run").success(),
+        "run --detach failed"
+    );
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    while !seen.ends_with(b"ok-1000\n") {
+        let n = pipe.read(&mut buf).expect("read the init's stdout");
+        assert!(
+            n > 0,
+            "the init's stdout closed: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let first = String::from_utf8_lossy(&seen).to_string();
+    assert_eq!(
+        first, "reopened\nok-1000\n",
+        "the init could not reopen its stdout"
+    );
+    drop(pipe);
+    // An exec'd process as another user, stdout a pipe.
+    let id = c.id.clone();
+    let mut cmd = c.command(
+        &["exec", "--user", "1001:1001", &id, "sh", "-c", reopen],
+        c.append("exec.out"),
+        c.append("exec.err"),
+    );
+    cmd.stdout(Stdio::piped());
+    let out = cmd.output().expect("exec");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text == "reopened\nok-1001\n",
+        "exec: {:?} {text:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.delete(true).assert_ok();
+    c.assert_no_leftovers();
+}

@@ -362,6 +362,7 @@ pub fn apply_credentials(p: &process::Plan, hold_admin: bool) -> Result<(), Step
         ),
         source: Some(e),
     })?;
+    user::give_stdio(p.uid, p.gid).map_err(StepError::msg)?;
     rustix::thread::set_keep_capabilities(true).step(|| "prctl keep-caps".into())?;
     user::switch(p.uid, p.gid, &p.groups).map_err(StepError::msg)?;
     rustix::thread::set_keep_capabilities(false).step(|| "prctl keep-caps".into())?;
