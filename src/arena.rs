@@ -76,6 +76,7 @@ unsafe impl GlobalAlloc for Arena {
         }
     }
 
+    // SAFETY (caller's contract, GlobalAlloc): ptr came from this allocator with this layout.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !owns(ptr) {
             // SAFETY: not the arena's, so it came from System.alloc/realloc with this layout.
@@ -91,6 +92,8 @@ unsafe impl GlobalAlloc for Arena {
         );
     }
 
+    // SAFETY (caller's contract, GlobalAlloc): ptr came from this allocator with this layout,
+    // and new_size is non-zero.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if !owns(ptr) {
             // SAFETY: not the arena's: System's, with this layout.

@@ -162,6 +162,10 @@ unsafe extern "C" fn pre_main(sp: *const usize) {
 
 /// The running binary opened through a detached read-only overlayfs (as the parent module's
 /// `overlay_copy`), or None.
+///
+/// # Safety
+/// Runs before the C library starts: it may only make raw system calls on its own stack
+/// buffers (no allocation, no TLS, no libc function).
 unsafe fn overlay_exe() -> Option<isize> {
     const FSOPEN_CLOEXEC: usize = 1;
     const FSCONFIG_SET_STRING: usize = 1;
